@@ -1,0 +1,132 @@
+"""``factory task create|show|list``: bring a task in and look at it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from factory.errors import FactoryError, TaskError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="workspace root (default: $FACTORY_HOME or the user data dir)")
+
+
+def fail(err: FactoryError, as_json: bool) -> None:
+    """Report a user error (what was expected, found, the fix) and exit with status 1."""
+    if as_json:
+        info = {"message": str(err)}
+        if isinstance(err, TaskError):
+            info.update(expected=err.expected, found=err.found, fix=err.fix, where=err.where)
+        typer.echo(json.dumps({"ok": False, "error": info}, ensure_ascii=False))
+    else:
+        typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(1)
+
+
+def summary(spec) -> dict:
+    """Counts per split and per label, as printed by ``task show``."""
+    per_label = {}
+    for split in ("gold", "dev", "test"):
+        c = Counter(e.label for e in getattr(spec, split))
+        per_label[split] = {lab: c.get(lab, 0) for lab in spec.label_ids}
+    return {
+        "name": spec.name,
+        "language": spec.language,
+        "water_level": spec.water_level,
+        "counts": spec.counts(),
+        "labels": [
+            {"id": lab.id, "name": lab.name, "description": lab.description, "verbalizer": list(lab.verbalizer)} for lab in spec.labels
+        ],
+        "label_counts": per_label,
+    }
+
+
+def _print_summary(info: dict, task_dir: Path | None = None) -> None:
+    c = info["counts"]
+    typer.echo(f"task {info['name']} ({info['language']}, {c['labels']} labels)" + (f" in {task_dir}" if task_dir else ""))
+    typer.echo(f"  gold {c['gold']}  dev {c['dev']}  test {c['test']}  unlabeled {c['unlabeled']}")
+    width = max(len(lab["id"]) for lab in info["labels"])
+    typer.echo(f"  {'label'.ljust(width)}  {'gold':>5} {'dev':>5} {'test':>5}  name / verbalizer")
+    for lab in info["labels"]:
+        n = [info["label_counts"][s][lab["id"]] for s in ("gold", "dev", "test")]
+        extra = lab["name"] + (f" / {'|'.join(lab['verbalizer'])}" if lab["verbalizer"] else "")
+        typer.echo(f"  {lab['id'].ljust(width)}  {n[0]:>5} {n[1]:>5} {n[2]:>5}  {extra}")
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="task name: letters, digits, '_', '-', '.'"),
+    train: Path = typer.Option(..., "--train", help="gold few-shot examples (labeled)"),
+    dev: Optional[Path] = typer.Option(None, "--dev", help="labeled dev set for model selection"),
+    test: Optional[Path] = typer.Option(None, "--test", help="labeled test set"),
+    unlabeled: Optional[Path] = typer.Option(None, "--unlabeled", help="unlabeled pool (labels ignored)"),
+    fmt: Optional[str] = typer.Option(None, "--format", help="fewclue | csv | jsonl | sst | banking (default: from the file name)"),
+    language: Optional[str] = typer.Option(None, "--language", help="zh | en (default: detected)"),
+    text_field: Optional[str] = typer.Option(None, "--text-field", help="text column / JSON key (default text; sentence for fewclue)"),
+    label_field: Optional[str] = typer.Option(None, "--label-field", help="label column / JSON key (default label)"),
+    id_field: Optional[str] = typer.Option(None, "--id-field", help="id column / JSON key (default id; rows are numbered if absent)"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="declare the label set, comma-separated: neg,pos"),
+    labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="label set file: one per line, a JSON list, or FewCLUE label JSON lines"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing task's data (its runs and models stay)"),
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+):
+    """Read, validate and store a task. Nothing is written unless every check passes."""
+    from factory.intake import create_task
+    from factory.workspace import Workspace
+
+    ws = Workspace(workspace)
+    try:
+        spec = create_task(
+            name, train, dev=dev, test=test, unlabeled=unlabeled, fmt=fmt, language=language, text_field=text_field,
+            label_field=label_field, id_field=id_field, labels=labels, labels_file=labels_file, workspace=ws, overwrite=overwrite,
+        )
+    except FactoryError as err:
+        fail(err, as_json)
+    info = summary(spec)
+    if as_json:
+        typer.echo(json.dumps({"ok": True, "path": str(ws.task_dir(name)), **info}, ensure_ascii=False))
+    else:
+        _print_summary(info, ws.task_dir(name))
+
+
+@app.command("show")
+def show(
+    name: str = typer.Argument(..., help="task name"),
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = typer.Option(False, "--json", help="print as JSON"),
+):
+    """Print a stored task: counts per split and per label."""
+    from factory.workspace import Workspace
+
+    ws = Workspace(workspace)
+    try:
+        spec = ws.load_task(name)
+    except FactoryError as err:
+        fail(err, as_json)
+    info = summary(spec)
+    if as_json:
+        typer.echo(json.dumps({"ok": True, "path": str(ws.task_dir(name)), **info}, ensure_ascii=False))
+    else:
+        _print_summary(info, ws.task_dir(name))
+
+
+@app.command("list")
+def list_tasks(
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = typer.Option(False, "--json", help="print as JSON"),
+):
+    """List the tasks in the workspace."""
+    from factory.workspace import Workspace
+
+    ws = Workspace(workspace)
+    names = ws.list_tasks()
+    if as_json:
+        typer.echo(json.dumps({"root": str(ws.root), "tasks": names}))
+    else:
+        typer.echo("\n".join(names) if names else f"no tasks in {ws.root}")

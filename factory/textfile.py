@@ -1,0 +1,105 @@
+"""Safe reading of user text files: size limit, strict UTF-8, BOM, line splitting.
+
+Every reader in :mod:`factory.readers` goes through :func:`read_user_text`, so
+the same limits and the same error messages apply to every format. The limits
+are module constants: change them here (or monkeypatch them in tests); they
+are read at call time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from factory.errors import TaskError
+
+# A few-shot task's files are small; the largest bundled pool is ~3 MB.
+MAX_FILE_BYTES = 200 * 1024 * 1024
+# Longer texts are almost always a broken file (a missing newline or quote).
+MAX_TEXT_CHARS = 20_000
+MAX_ROWS = 2_000_000
+
+BOM = "\ufeff"
+
+
+def _fmt_bytes(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def check_exists(path: str | os.PathLike, what: str = "file") -> Path:
+    """Return ``path`` as a :class:`Path`, or raise a :class:`TaskError` if it is missing."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise TaskError(f"an existing {what}", f"{p} does not exist", "check the path (relative paths start at the current directory)", where=str(p))
+    return p
+
+
+def read_user_text(path: str | os.PathLike) -> str:
+    """Read a user file as UTF-8 text, enforcing :data:`MAX_FILE_BYTES`.
+
+    A UTF-8 byte-order mark is stripped (Excel writes one). Invalid bytes raise
+    a :class:`TaskError` naming the byte offset and line. Empty files raise too.
+    """
+    p = check_exists(path)
+    if not p.is_file():
+        raise TaskError("a regular file", f"{p} is a directory or special file", "pass the path of the data file itself", where=str(p))
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise TaskError(
+            f"a file of at most {_fmt_bytes(MAX_FILE_BYTES)}",
+            f"{_fmt_bytes(size)}",
+            "split the file or sample it (few-shot tasks need little data); the limit is factory.textfile.MAX_FILE_BYTES",
+            where=p.name,
+        )
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise TaskError("a readable file", f"{type(e).__name__}: {e.strerror or e}", "check the file's permissions and that it is not locked", where=p.name) from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise TaskError("UTF-8 text", "a UTF-16 byte-order mark at offset 0", "re-save the file as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`)", where=p.name)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        bad = raw[e.start : e.start + 1].hex()
+        raise TaskError(
+            "UTF-8 text",
+            f"byte 0x{bad} at byte offset {e.start} (line {line}) that is not valid UTF-8",
+            "re-save the file as UTF-8 (e.g. `iconv -f GBK -t UTF-8 in > out` for Chinese files from Excel)",
+            where=f"{p.name} line {line}",
+        ) from None
+    if text.startswith(BOM):
+        text = text[len(BOM) :]
+    if not text.strip():
+        raise TaskError("a file with at least one row", "an empty file" if not raw else "only whitespace", "check that you picked the right file and that it was saved", where=p.name)
+    return text
+
+
+def split_lines(text: str) -> list[str]:
+    """Split on ``"\\n"`` only: texts may hold Unicode line separators that ``splitlines`` breaks on."""
+    lines = text.split("\n")
+    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(lines) > MAX_ROWS:
+        raise TaskError(f"at most {MAX_ROWS} rows", f"{len(lines)} lines", "sample the file; the limit is factory.textfile.MAX_ROWS")
+    return lines
+
+
+def clean_text(value: str, where: str) -> str:
+    """Strip a text and check it is non-empty and within :data:`MAX_TEXT_CHARS`.
+
+    Text is stored verbatim otherwise: a leading ``=``, ``+``, ``-`` or ``@`` is
+    kept as plain text (the factory never evaluates cells as formulas).
+    """
+    text = value.strip()
+    if not text:
+        raise TaskError("a non-empty text", "an empty or whitespace-only text", "fill in the text or delete the row", where=where)
+    if len(text) > MAX_TEXT_CHARS:
+        raise TaskError(
+            f"a text of at most {MAX_TEXT_CHARS} characters",
+            f"{len(text)} characters",
+            "shorten the text, or check for a missing line break or unclosed quote; the limit is factory.textfile.MAX_TEXT_CHARS",
+            where=where,
+        )
+    return text

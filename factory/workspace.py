@@ -1,0 +1,152 @@
+"""The workspace: one directory per task holding its spec, data, runs and models.
+
+Layout::
+
+    <root>/tasks/<name>/task.json            labels, language, water level, counts
+    <root>/tasks/<name>/data/<split>.jsonl   gold, dev, test, unlabeled snapshots
+    <root>/tasks/<name>/runs/<run-id>/       one directory per stage run
+    <root>/tasks/<name>/models/v<N>/         published artifact versions
+    <root>/tasks/<name>/queue/               human answers pulled from Label Studio
+    <root>/tasks/<name>/buffer/              generator samples written ahead
+
+Every write is atomic (temp + rename), and each published directory carries a
+``MANIFEST.json`` with the sha256 of its files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from factory.atomic import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl, write_manifest
+from factory.errors import TaskError
+from factory.spec import Example, TaskSpec, validate_task, validate_task_name
+
+SPLITS = ("gold", "dev", "test", "unlabeled")
+
+
+def default_root() -> Path:
+    """``$FACTORY_HOME`` if set, else the user's data dir (e.g. ~/.local/share/model-factory)."""
+    env = os.environ.get("FACTORY_HOME")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("model-factory", appauthor=False))
+
+
+class Workspace:
+    """Files of every task under one root directory."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root).expanduser() if root else default_root()
+
+    # -- tasks --------------------------------------------------------------
+    def task_dir(self, name: str) -> Path:
+        return self.root / "tasks" / validate_task_name(name)
+
+    def list_tasks(self) -> list[str]:
+        base = self.root / "tasks"
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / "task.json").is_file())
+
+    def has_task(self, name: str) -> bool:
+        return (self.task_dir(name) / "task.json").is_file()
+
+    def save_task(self, spec: TaskSpec, *, overwrite: bool = False) -> Path:
+        """Validate and store a task; on any error nothing is written."""
+        validate_task(spec)
+        target = self.task_dir(spec.name)
+        if (target / "task.json").exists() and not overwrite:
+            raise TaskError(
+                "a new task name",
+                f"task {spec.name!r} already exists in {self.root}",
+                "pick another name or pass --overwrite",
+                where="task name",
+            )
+        d = spec.to_dict()
+        meta = {k: v for k, v in d.items() if k not in SPLITS}
+        meta["counts"] = spec.counts()
+        meta["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        # Only the data snapshot and spec are replaced; runs/models of an
+        # existing task survive an overwrite.
+        data_dir = target / "data"
+        with atomic_dir(data_dir) as tmp:
+            for split in SPLITS:
+                atomic_write_jsonl(tmp / f"{split}.jsonl", d[split])
+            write_manifest(tmp, {"task": spec.name, "counts": spec.counts()})
+        atomic_write_json(target / "task.json", meta)
+        return target
+
+    def load_task(self, name: str) -> TaskSpec:
+        tdir = self.task_dir(name)
+        meta_path = tdir / "task.json"
+        if not meta_path.is_file():
+            known = ", ".join(self.list_tasks()) or "none"
+            raise TaskError(
+                "an existing task",
+                f"no task {name!r} in {self.root} (known: {known})",
+                "create it with `factory task create`",
+                where="task name",
+            )
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        for split in SPLITS:
+            p = tdir / "data" / f"{split}.jsonl"
+            meta[split] = read_jsonl(p) if p.exists() else []
+        return TaskSpec.from_dict(meta)
+
+    def task_meta(self, name: str) -> dict:
+        return json.loads((self.task_dir(name) / "task.json").read_text(encoding="utf-8"))
+
+    # -- runs and artifacts -------------------------------------------------
+    def new_run_dir(self, name: str, stage: str) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = self.task_dir(name) / "runs"
+        base.mkdir(parents=True, exist_ok=True)
+        i = 0
+        while True:
+            p = base / f"{stamp}-{stage}{'-' + str(i) if i else ''}"
+            try:
+                p.mkdir()
+                return p
+            except FileExistsError:
+                i += 1
+
+    def models_dir(self, name: str) -> Path:
+        return self.task_dir(name) / "models"
+
+    def model_versions(self, name: str) -> list[Path]:
+        base = self.models_dir(name)
+        if not base.is_dir():
+            return []
+        vs = [p for p in base.iterdir() if re.fullmatch(r"v\d+", p.name) and p.is_dir()]
+        return sorted(vs, key=lambda p: int(p.name[1:]))
+
+    def publish_model(self, name: str, source_dir: Path, extra: dict | None = None) -> Path:
+        """Copy a finished artifact directory in as the next version ``v<N>``, with a manifest."""
+        import shutil
+
+        versions = self.model_versions(name)
+        nxt = (int(versions[-1].name[1:]) + 1) if versions else 1
+        target = self.models_dir(name) / f"v{nxt}"
+        with atomic_dir(target) as tmp:
+            shutil.copytree(source_dir, tmp, dirs_exist_ok=True)
+            write_manifest(tmp, {"task": name, "version": nxt, **(extra or {})})
+        return target
+
+    def queue_dir(self, name: str) -> Path:
+        return self.task_dir(name) / "queue"
+
+    def buffer_dir(self, name: str) -> Path:
+        return self.task_dir(name) / "buffer"
+
+    def services_dir(self) -> Path:
+        return self.root / "services"
+
+
+def examples_to_rows(examples: list[Example]) -> list[dict]:
+    return [{"text": e.text, "label": e.label, "id": e.id} for e in examples]

@@ -1,0 +1,101 @@
+"""Deployments of the factory's flows, served locally, and a small client for the UI.
+
+``python -m pipelines.deployments [--config tiny.json] [--sync-interval 60]``
+serves three deployments from one process (this is what `factory up` starts):
+
+- ``production/production`` — parameters ``task_name``, ``config``;
+- ``iteration/iteration`` — the same, started by the water-level trigger;
+- ``sync-queues/sync-queues`` — on an interval: pull answers, emit the event.
+
+Client API (needs ``PREFECT_API_URL``, which `factory up` writes down):
+:func:`start_production_run` and :func:`flow_run_states`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+PRODUCTION = "production/production"
+ITERATION = "iteration/iteration"
+SYNC = "sync-queues/sync-queues"
+DEPLOYMENTS = (PRODUCTION, ITERATION, SYNC)
+
+
+def build(config: dict | None = None, sync_interval: float = 60.0) -> list:
+    """The three runner deployments; ``config`` becomes the default ``PipelineConfig`` of both training flows."""
+    from prefect.deployments.runner import EntrypointType
+
+    from pipelines.config import PipelineConfig
+    from pipelines.flows import iteration, production, sync_queues
+    from pipelines.waterlevel import iteration_trigger
+
+    cfg = PipelineConfig.from_dict(config).to_dict()
+    common = dict(entrypoint_type=EntrypointType.MODULE_PATH, tags=["model-factory"])
+    return [
+        production.to_deployment("production", parameters={"config": cfg}, description="Task in, artifact out.", **common),
+        iteration.to_deployment("iteration", parameters={"config": cfg}, triggers=[iteration_trigger()], description="Runs when a task's water level is reached.", **common),
+        sync_queues.to_deployment("sync-queues", interval=sync_interval, description="Pull human answers; emit the water-level event.", **common),
+    ]
+
+
+def serve_all(config: dict | None = None, sync_interval: float = 60.0, limit: int | None = 2) -> None:
+    """Serve the deployments until interrupted (runs execute as subprocesses of this one)."""
+    from prefect import serve
+
+    serve(*build(config, sync_interval), limit=limit, print_starting_message=True)
+
+
+def start_production_run(task_name: str, config: dict | None = None) -> str:
+    """Schedule a production run of ``task_name`` on the served deployment; returns the flow run id."""
+    from prefect.deployments import run_deployment
+
+    params: dict = {"task_name": task_name}
+    if config is not None:
+        params["config"] = config
+    fr = run_deployment(PRODUCTION, parameters=params, timeout=0, tags=[f"task:{task_name}"])
+    return str(fr.id)
+
+
+def flow_run_states(task_name: str | None = None, flow_run_ids: list[str] | None = None, limit: int = 50) -> list[dict]:
+    """Recent runs of the factory's deployments, newest first: id, flow, state, times, task."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        if flow_run_ids:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])), sort=FlowRunSort.START_TIME_DESC, limit=limit)
+        else:
+            names = [d.split("/")[1] for d in DEPLOYMENTS]
+            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=names)), sort=FlowRunSort.START_TIME_DESC, limit=limit)
+        # read_flow by id: the sync client's read_flows sends null filters, which the server rejects.
+        flows = {fid: client.read_flow(fid).name for fid in {r.flow_id for r in runs}}
+    out = []
+    for r in runs:
+        params = r.parameters or {}
+        if task_name and params.get("task_name") not in (task_name, None):
+            continue
+        out.append({
+            "id": str(r.id), "name": r.name, "flow": flows.get(r.flow_id), "task": params.get("task_name"),
+            "state": r.state.type.value if r.state else None, "state_name": r.state.name if r.state else None,
+            "start": r.start_time.isoformat() if r.start_time else None, "end": r.end_time.isoformat() if r.end_time else None,
+        })
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Serve the model factory's Prefect deployments.")
+    ap.add_argument("--config", help="PipelineConfig JSON used as the flows' default config")
+    ap.add_argument("--sync-interval", type=float, default=60.0, help="seconds between answer pulls")
+    ap.add_argument("--limit", type=int, default=2, help="flow runs executed at once")
+    args = ap.parse_args(argv)
+    config = json.loads(Path(args.config).read_text(encoding="utf-8")) if args.config else None
+    serve_all(config, args.sync_interval, args.limit)
+
+
+if __name__ == "__main__":
+    main()

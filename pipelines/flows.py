@@ -1,0 +1,109 @@
+"""The factory's flows: production, iteration (after the water level) and queue sync.
+
+Flows only wire tasks together; every task calls one library function. Both
+training flows work in a pipeline run directory from :mod:`pipelines.runs`, so
+running one again after a crash picks up the finished tasks from Prefect's
+result cache and continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.task_runners import ProcessPoolTaskRunner
+
+from factory.atomic import atomic_write_jsonl, read_jsonl
+from factory.workspace import Workspace
+from pipelines import queue, runs, waterlevel
+from pipelines import tasks as t
+from pipelines.config import PipelineConfig
+
+
+def _runner() -> ProcessPoolTaskRunner:
+    # Processes, not threads: teacher and generator train/generate at the same time
+    # without sharing a GIL, and transformers' lazy imports are not thread-safe.
+    return ProcessPoolTaskRunner(max_workers=2)
+
+
+def _config(config: dict | None) -> dict:
+    return PipelineConfig.from_dict(config).to_dict()
+
+
+def _train_and_publish(task_name: str, cfg: dict, rdir: Path, spec_path: str, teacher_dir: str, sample_paths: list[str], extra: dict) -> dict:
+    """Shared tail: label, queue questions, distill, evaluate, export, publish."""
+    ws = Workspace()
+    labels = t.label_texts(teacher_dir, spec_path, sample_paths, str(rdir / "labels"))
+    kept = t.filter_synthetic(spec_path, labels["synthetic"], cfg["generator"], str(rdir / "labels"))
+    asked = [r["text"] for r in queue.read_pushed(ws, task_name)] + [a["text"] for a in queue.read_answers(ws, task_name)]
+    questions = t.pick_questions(labels["pool"], cfg["questions"], sorted(set(asked)), str(rdir / "questions"))
+    pushed = t.push_questions.submit(spec_path, questions, labels["model_version"])
+    art = t.distill_student(spec_path, [labels["pool"], kept], cfg["student"], str(rdir / "student"))
+    metrics = t.evaluate_student(art, spec_path, str(rdir / "eval"))
+    export_dir = t.export_student(art, spec_path, metrics, str(rdir / "export"))
+    version = t.publish(task_name, export_dir, {"metrics": metrics, "run": rdir.name, **extra})
+    push_info = pushed.result()
+    zips = sorted(Path(version).glob("*.zip"))
+    return {"version": Path(version).name, "version_dir": version, "zip": str(zips[0]) if zips else None, "metrics": metrics, "questions": push_info}
+
+
+@flow(name="production", log_prints=True, task_runner=_runner())
+def production(task_name: str, config: dict | None = None, resume: bool = True) -> dict:
+    """Task in, model out: teacher + generator in parallel, labels, questions to humans, student, artifact."""
+    logger = get_run_logger()
+    cfg = _config(config)
+    ws = Workspace()
+    rdir = runs.open_run(ws, task_name, "production", cfg, resume=resume)
+    logger.info("pipeline run %s", rdir)
+    spec_path = t.intake(task_name, cfg, str(rdir))
+    teacher_f = t.adapt_teacher.submit(spec_path, cfg["teacher"], str(rdir / "teacher"))
+    samples = [t.generate_samples.submit(spec_path, cfg["generator"], str(rdir / "generator"))] if cfg["synthetic"] else []
+    out = _train_and_publish(task_name, cfg, rdir, spec_path, teacher_f.result(), [f.result() for f in samples], {"kind": "production", "human_answers": 0})
+    runs.finish_run(rdir, version=out["version"], zip=out["zip"])
+    logger.info("published %s: %s", out["version"], out["zip"])
+    return out
+
+
+@flow(name="iteration", log_prints=True, task_runner=_runner())
+def iteration(task_name: str, config: dict | None = None, resume: bool = True) -> dict:
+    """After the water level: teacher update with the new gold, relabel, retrain, publish the next version."""
+    logger = get_run_logger()
+    cfg = _config(config)
+    ws = Workspace()
+    rdir = runs.open_run(ws, task_name, "iteration", cfg, resume=resume)
+    snap = rdir / "answers.jsonl"
+    # The answers are frozen at the run's start, so a resumed run trains on the same gold.
+    answers = read_jsonl(snap) if snap.is_file() else t.pull_answers(task_name)
+    atomic_write_jsonl(snap, answers)
+    logger.info("iteration on %d human answers in %s", len(answers), rdir)
+    spec_path = t.intake(task_name, cfg, str(rdir), answers=answers)
+    teacher_f = t.adapt_teacher.submit(spec_path, cfg["teacher"], str(rdir / "teacher"))
+    prod = [r for r in runs.latest_runs(ws, task_name, "production") if r.get("status") == "done"]
+    sample_paths = [str(Path(prod[-1]["dir"]) / "generator" / "samples.jsonl")] if prod and cfg["synthetic"] else []
+    buffer_f = None
+    if cfg["buffer_target"] and cfg["synthetic"]:
+        # The previous teacher filters the buffer: the updated one is still training beside it.
+        prev_teacher = str(Path(prod[-1]["dir"]) / "teacher") if prod else None
+        buffer_f = t.fill_buffer.submit(task_name, cfg["generator"], prev_teacher, cfg["buffer_target"])
+    teacher_dir = teacher_f.result()
+    if buffer_f is not None:
+        buffer_f.result()
+        sample_paths += [str(p) for p in sorted(ws.buffer_dir(task_name).glob("chunk-*.jsonl"))]
+    out = _train_and_publish(task_name, cfg, rdir, spec_path, teacher_dir, sample_paths, {"kind": "iteration", "human_answers": len(answers)})
+    queue.write_state(ws, task_name, consumed=len(answers))
+    runs.finish_run(rdir, version=out["version"], zip=out["zip"], human_answers=len(answers))
+    logger.info("published %s after %d answers", out["version"], len(answers))
+    return out
+
+
+@flow(name="sync-queues", log_prints=True)
+def sync_queues(task_names: list[str] | None = None) -> dict:
+    """Pull answers for tasks with a queue and emit the water-level event where it is reached."""
+    ws = Workspace()
+    # Only tasks with a published model: an iteration improves on a production run.
+    names = task_names or [n for n in ws.list_tasks() if (ws.queue_dir(n) / queue.PUSHED).is_file() and ws.model_versions(n)]
+    status = {}
+    for name in names:
+        t.pull_answers(name)
+        status[name] = waterlevel.check_and_emit(name, ws)
+    return status

@@ -1,0 +1,94 @@
+"""The task's labeled queue in the workspace: human answers and the water level.
+
+``queue/answers.jsonl`` mirrors every answer pulled from Label Studio (one row
+per question, keyed by its stable ``factory_id``); ``queue/state.json`` counts
+how many answers iterations have already consumed and the answer count at
+which the last water-level event was emitted, so one level is announced once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from factory.atomic import atomic_write_json, atomic_write_jsonl, read_jsonl
+from factory.workspace import Workspace
+
+ANSWERS = "answers.jsonl"
+PUSHED = "pushed.jsonl"
+STATE = "state.json"
+
+
+def question_id(task: str, text: str) -> str:
+    """Stable external id of a question: the same text in the same task is the same question."""
+    return hashlib.sha256(f"{task}\0{text}".encode("utf-8")).hexdigest()[:20]
+
+
+def _qdir(ws: Workspace, task: str) -> Path:
+    d = ws.queue_dir(task)
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def read_answers(ws: Workspace, task: str) -> list[dict]:
+    """Pulled answers ``{factory_id, ls_task_id, text, label, annotated_at}``, oldest first."""
+    p = ws.queue_dir(task) / ANSWERS
+    return read_jsonl(p) if p.is_file() else []
+
+
+def write_answers(ws: Workspace, task: str, rows: list[dict]) -> Path:
+    rows = sorted(rows, key=lambda r: (r.get("annotated_at") or "", r["factory_id"]))
+    return atomic_write_jsonl(_qdir(ws, task) / ANSWERS, rows)
+
+
+def read_pushed(ws: Workspace, task: str) -> list[dict]:
+    """Questions sent to Label Studio ``{factory_id, text, label, score, model_version}``."""
+    p = ws.queue_dir(task) / PUSHED
+    return read_jsonl(p) if p.is_file() else []
+
+
+def record_pushed(ws: Workspace, task: str, rows: list[dict]) -> Path:
+    """Merge ``rows`` into the pushed ledger (by ``factory_id``; later rows win)."""
+    merged = {r["factory_id"]: r for r in read_pushed(ws, task)}
+    for r in rows:
+        merged[r["factory_id"]] = r
+    return atomic_write_jsonl(_qdir(ws, task) / PUSHED, list(merged.values()))
+
+
+def read_state(ws: Workspace, task: str) -> dict:
+    p = ws.queue_dir(task) / STATE
+    base = {"consumed": 0, "emitted_at": None}
+    if p.is_file():
+        base.update(json.loads(p.read_text(encoding="utf-8")))
+    return base
+
+
+def write_state(ws: Workspace, task: str, **changes) -> dict:
+    state = read_state(ws, task)
+    state.update(changes)
+    atomic_write_json(_qdir(ws, task) / STATE, state)
+    return state
+
+
+def water_level(task: str, ws: Workspace | None = None) -> dict:
+    """Where the task's labeled queue stands against its water level (workspace files only).
+
+    Returns ``{answers, consumed, new, level, reached, announced}``: ``new`` answers
+    arrived since the last iteration consumed them; ``reached`` when ``new >= level``;
+    ``announced`` when the event for the current answer count was already emitted.
+    """
+    ws = ws or Workspace()
+    level = int(ws.task_meta(task).get("water_level", 20))
+    answers = len(read_answers(ws, task))
+    state = read_state(ws, task)
+    new = max(0, answers - int(state["consumed"]))
+    emitted = state.get("emitted_at")
+    return {
+        "answers": answers,
+        "consumed": int(state["consumed"]),
+        "new": new,
+        "level": level,
+        "reached": new >= level,
+        "announced": emitted is not None and emitted >= int(state["consumed"]) + level,
+    }

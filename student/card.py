@@ -1,0 +1,62 @@
+"""The model card (``README.md``) shipped inside every exported student."""
+
+from __future__ import annotations
+
+from factory.spec import TaskSpec
+from student.artifact import StudentArtifact
+
+
+def _pct(v) -> str:
+    return f"{100 * v:.1f}%" if isinstance(v, (int, float)) else "–"
+
+
+def model_card(spec: TaskSpec, art: StudentArtifact, metrics: dict, teacher: dict) -> str:
+    """Markdown card: task, data counts, how the student was made, teacher, metrics, intended use."""
+    counts = art.data_counts or {}
+    labels = ", ".join(f"`{lab.id}` ({lab.name})" for lab in spec.labels)
+    info = art.student_info or {}
+    if art.kind == "derived":
+        made = (
+            f"derived from `{art.base}`: layers {info.get('layers')} of {info.get('teacher_layers')}, "
+            f"vocabulary pruned to {info.get('vocab_size')} of {info.get('teacher_vocab_size')} pieces (byte fallback kept)"
+        )
+    else:
+        made = f"encoder `{art.base}` with a new classification head"
+    per_class = metrics.get("per_class") or {}
+    rows = "\n".join(
+        f"| {lab} | {_pct(r.get('precision'))} | {_pct(r.get('recall'))} | {_pct(r.get('f1-score'))} | {int(r.get('support', 0))} |"
+        for lab, r in per_class.items()
+    )
+    teacher_line = ", ".join(f"{k}: {v}" for k, v in teacher.items()) if teacher else "none (gold labels only)"
+    return f"""# {spec.name} student
+
+A small text classifier made by the few-shot model factory.
+
+## Task
+- Task `{spec.name}`, language `{spec.language}`; labels: {labels}
+- Training data: {counts.get('gold', 0)} gold examples, {counts.get('soft', 0)} teacher-labeled (soft) examples; model selection on {counts.get('dev', 0)} dev examples.
+
+## Model
+- {made}
+- Parameters: {art.params:,}
+- Teacher: {teacher_line}
+- Distillation: gold cross-entropy + KL to the teacher's temperature-{art.config.get('temperature')} probabilities, confidence-weighted, class-balanced; best dev epoch {art.best_epoch}.
+
+## Metrics ({metrics.get('n', '?')} test texts)
+- Accuracy {_pct(metrics.get('accuracy'))}, macro-F1 {_pct(metrics.get('macro_f1'))}
+- CPU latency {metrics.get('latency_ms_per_text', '–')} ms a text (batch 1), throughput {metrics.get('texts_per_second', '–')} texts/s
+
+| label | precision | recall | F1 | support |
+|---|---|---|---|---|
+{rows}
+
+## Use
+```python
+from transformers import pipeline
+clf = pipeline("text-classification", model="model")   # the model/ folder of this artifact
+```
+or `onnx/model.int8.onnx` with onnxruntime (inputs `input_ids`, `attention_mask` from `model/tokenizer.json`, right padding), or `factory predict ARTIFACT.zip --text "..."`.
+
+## Intended use and limits
+Classifying short texts like the task's examples into the labels above. It learned from a few gold examples and a teacher's labels, so it inherits the teacher's mistakes; check it on your own data before relying on it, and do not use it for decisions about people without human review.
+"""

@@ -1,0 +1,131 @@
+"""Prompt-based fine-tuning (PET / LM-BFF style) with model selection on dev.
+
+The LM keeps its head: the loss is cross-entropy over the label scores that
+:class:`~teacher.scoring.VerbalizerScorer` computes from the verbalizer rows,
+so the few gold examples only have to nudge a model that already "speaks" the
+label words. The embedding (most of the parameters, tied to the head) stays
+frozen by default, which also keeps optimizer memory small on a CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from teacher.calibration import nll
+from teacher.config import TeacherConfig
+from teacher.scoring import VerbalizerScorer, _base, length_batches
+
+log = logging.getLogger(__name__)
+
+
+def set_trainable(model, cfg: TeacherConfig) -> list[str]:
+    """Mark the parameters fine-tuning updates; returns their names."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    base = _base(model)
+    layers = base.layers
+    chosen = list(layers)[-cfg.train_layers :] if cfg.train_layers else list(layers)
+    for layer in chosen:
+        for p in layer.parameters():
+            p.requires_grad_(True)
+    if getattr(base, "norm", None) is not None:
+        for p in base.norm.parameters():
+            p.requires_grad_(True)
+    if not cfg.freeze_embeddings:
+        for p in model.get_input_embeddings().parameters():
+            p.requires_grad_(True)
+    return [n for n, p in model.named_parameters() if p.requires_grad]
+
+
+def score_rows(scorer: VerbalizerScorer, rows: list[list[int]], batch_size: int, progress: bool = False, desc: str = "scoring") -> np.ndarray:
+    """(n, L) label scores for prompt rows, in length-bucketed batches under inference mode."""
+    out = np.zeros((len(rows), len(scorer.label_seqs)), dtype=np.float64)
+    was_training = scorer.model.training
+    scorer.model.eval()
+    batches = length_batches([len(r) for r in rows], batch_size)
+    with torch.inference_mode():
+        for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
+            out[idx] = scorer.scores([rows[i] for i in idx]).float().cpu().numpy()
+    scorer.model.train(was_training)
+    return out
+
+
+def finetune(
+    scorer: VerbalizerScorer,
+    train_rows: list[list[int]],
+    train_y: list[int],
+    dev_rows: list[list[int]],
+    dev_y: list[int],
+    cfg: TeacherConfig,
+) -> dict:
+    """Train in place, keep the weights that score best on dev; returns the training history."""
+    from transformers import get_linear_schedule_with_warmup
+
+    model = scorer.model
+    names = set(set_trainable(model, cfg))
+    params = [p for n, p in model.named_parameters() if n in names]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = -(-len(train_rows) // cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_ratio * total), total)
+    eval_every = cfg.eval_every or steps_per_epoch
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+
+    history: list[dict] = []
+    best: dict = {"key": None, "state": None, "step": 0}
+    dev_y_arr = np.asarray(dev_y)
+
+    def evaluate(step: int, train_loss: float | None) -> None:
+        if not dev_rows:
+            return
+        s = score_rows(scorer, dev_rows, cfg.eval_batch_size)
+        acc = float((s.argmax(1) == dev_y_arr).mean())
+        loss = nll(s, dev_y_arr)
+        history.append({"step": step, "dev_accuracy": acc, "dev_nll": loss, "train_loss": train_loss})
+        log.info("step %d: dev accuracy %.3f, dev NLL %.3f, train loss %s (%.0f s)", step, acc, loss, train_loss, time.perf_counter() - t0)
+        key = (acc, -loss)
+        if best["key"] is None or key > best["key"]:
+            best.update(key=key, step=step, state={n: p.detach().clone() for n, p in model.named_parameters() if n in names})
+
+    t0 = time.perf_counter()
+    evaluate(0, None)  # the unadapted prompt is a candidate too
+    model.train()
+    step, running = 0, []
+    bar = tqdm(total=total, desc="fine-tuning teacher", disable=not cfg.progress, leave=False)
+    for _ in range(cfg.epochs):
+        order = list(range(len(train_rows)))
+        rng.shuffle(order)
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            scores = scorer.scores([train_rows[j] for j in idx])
+            loss = loss_fn(scores, torch.tensor([train_y[j] for j in idx], device=scores.device))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            running.append(loss.item())
+            bar.update(1)
+            if step % eval_every == 0 or step == total:
+                evaluate(step, float(np.mean(running)))
+                running = []
+                model.train()
+    bar.close()
+    model.eval()
+    if best["state"] is not None:
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in best["state"]:
+                    p.copy_(best["state"][n])
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return {"history": history, "best_step": best["step"], "trained": sorted(names), "seconds": time.perf_counter() - t0, "steps": total}

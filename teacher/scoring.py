@@ -1,0 +1,134 @@
+"""Verbalizer scoring: one number per (text, label) from a causal LM, fast.
+
+Only what is needed is computed: the base model runs once over the prompt, the
+final hidden state at the last position is multiplied by the LM-head rows of
+the labels' first tokens, and labels whose verbalizer has more tokens are
+scored by teacher forcing those tokens on top of the prompt's KV cache (the
+prompt is never re-run per label). The same function runs under autograd for
+prompt-based fine-tuning and under ``torch.inference_mode`` for labeling.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+# Rows of full-vocabulary logits formed at once when a normaliser is needed (262k columns each).
+_VOCAB_CHUNK = 64
+
+
+def _base(model):
+    return getattr(model, model.base_model_prefix)
+
+
+def _head(model) -> torch.Tensor:
+    return model.get_output_embeddings().weight
+
+
+def _softcap(model, logits: torch.Tensor) -> torch.Tensor:
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    return torch.tanh(logits / cap) * cap if cap else logits
+
+
+def _log_normaliser(model, h: torch.Tensor) -> torch.Tensor:
+    """log sum_v exp(logit_v) for each row of ``h`` (N, H), in row chunks to bound memory."""
+    w = _head(model)
+    out = [torch.logsumexp(_softcap(model, h[i : i + _VOCAB_CHUNK] @ w.T).float(), dim=-1) for i in range(0, h.shape[0], _VOCAB_CHUNK)]
+    return torch.cat(out) if out else h.new_zeros(0, dtype=torch.float32)
+
+
+class VerbalizerScorer:
+    """Scores label token sequences after prompts with one causal LM.
+
+    ``label_seqs[l]`` are the token ids of label ``l``'s verbalizer. Scores are
+    (length-normalised with ``aggregate="mean"``) log-probabilities; a softmax
+    over labels turns them into class probabilities.
+    """
+
+    def __init__(self, model, label_seqs: list[list[int]], pad_id: int, aggregate: str = "mean"):
+        self.model = model
+        self.label_seqs = [list(s) for s in label_seqs]
+        self.pad_id = pad_id
+        self.aggregate = aggregate
+        self.first = torch.tensor([s[0] for s in self.label_seqs])
+        self.lengths = torch.tensor([len(s) for s in self.label_seqs], dtype=torch.float32)
+        self.multi = [i for i, s in enumerate(self.label_seqs) if len(s) > 1]
+        self._prefix: tuple[object, int] | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return _head(self.model).device
+
+    # -- shared prefix (in-context demonstrations) ---------------------------------
+    def set_prefix(self, prefix_ids: list[int]) -> None:
+        """Run a prefix shared by every query once and keep its KV cache (inference only)."""
+        if not prefix_ids:
+            self._prefix = None
+            return
+        ids = torch.tensor([prefix_ids], device=self.device)
+        with torch.inference_mode():
+            out = _base(self.model)(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+        self._prefix = (out.past_key_values, len(prefix_ids))
+
+    # -- scoring --------------------------------------------------------------------
+    def scores(self, rows: list[list[int]]) -> torch.Tensor:
+        """(B, L) label scores for prompts ``rows`` (token ids, no padding); differentiable."""
+        dev = self.device
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):  # left padding puts every prompt's last token at position -1
+            ids[i, width - len(r) :] = torch.tensor(r)
+            mask[i, width - len(r) :] = 1
+        ids, mask = ids.to(dev), mask.to(dev)
+        past, plen = None, 0
+        if self._prefix is not None and not torch.is_grad_enabled():
+            past, plen = copy.deepcopy(self._prefix[0]), self._prefix[1]
+            past.batch_repeat_interleave(len(rows))
+            mask = torch.cat([torch.ones((len(rows), plen), dtype=torch.long, device=dev), mask], dim=1)
+        # Explicit positions: padding must not shift the rotary positions of real tokens.
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, plen:]
+        need_cache = bool(self.multi)
+        out = _base(self.model)(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=past, use_cache=need_cache or past is not None)
+        h = out.last_hidden_state[:, -1]
+        first = _softcap(self.model, h @ _head(self.model)[self.first.to(dev)].T).float()
+        if not self.multi:
+            # One token per label: the vocabulary normaliser is shared and cancels in the label softmax.
+            return first
+        lp = first - _log_normaliser(self.model, h)[:, None]
+        rest = self._continuations(out.past_key_values, mask, pos[:, -1], len(rows))
+        total = lp.clone()
+        total[:, self.multi] = lp[:, self.multi] + rest
+        if self.aggregate == "mean":
+            total = total / self.lengths.to(dev)
+        return total
+
+    def _continuations(self, cache, mask: torch.Tensor, last_pos: torch.Tensor, batch: int) -> torch.Tensor:
+        """Sum of log p(t_2..t_k | prompt, t_1..) for every multi-token label: (B, M)."""
+        dev = self.device
+        seqs = [self.label_seqs[i] for i in self.multi]
+        m, k = len(seqs), max(len(s) for s in seqs) - 1
+        inp = torch.full((m, k), self.pad_id, dtype=torch.long)
+        tgt = torch.zeros((m, k), dtype=torch.long)
+        valid = torch.zeros((m, k), dtype=torch.bool)
+        for j, s in enumerate(seqs):
+            inp[j, : len(s) - 1] = torch.tensor(s[:-1])
+            tgt[j, : len(s) - 1] = torch.tensor(s[1:])
+            valid[j, : len(s) - 1] = True
+        cache.batch_repeat_interleave(m)
+        inp, tgt, valid = inp.repeat(batch, 1).to(dev), tgt.repeat(batch, 1).to(dev), valid.repeat(batch, 1).to(dev)
+        full_mask = torch.cat([mask.repeat_interleave(m, dim=0), torch.ones_like(inp)], dim=1)
+        pos = last_pos.repeat_interleave(m)[:, None] + 1 + torch.arange(k, device=dev)[None, :]
+        out = _base(self.model)(input_ids=inp, attention_mask=full_mask, position_ids=pos, past_key_values=cache, use_cache=True)
+        h = out.last_hidden_state.reshape(batch * m * k, -1)
+        w = _head(self.model)
+        picked = _softcap(self.model, (h * w[tgt.reshape(-1)]).sum(-1)).float()
+        token_lp = (picked - _log_normaliser(self.model, h)).reshape(batch * m, k)
+        return (token_lp * valid).sum(-1).reshape(batch, m)
+
+
+def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (less padding), longest first."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

@@ -1,0 +1,234 @@
+"""The teacher: adapt a causal LM to a task, then label texts with calibrated probabilities."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from factory.atomic import atomic_write_bytes, atomic_write_json
+from factory.errors import TaskError
+from factory.spec import Label, TaskSpec
+from teacher.calibration import Calibration, expected_calibration_error, fit_calibration
+from teacher.config import TeacherConfig
+from teacher.prompts import PromptBuilder, default_template, pick_demonstrations
+
+WEIGHTS = "teacher.safetensors"
+META = "teacher.json"
+
+
+@dataclass
+class LabelResult:
+    """Teacher output for n texts: ``probs`` (n × L, columns in ``spec.label_ids`` order, rows sum to 1)."""
+
+    probs: np.ndarray
+    labels: list[str]
+    confidence: np.ndarray
+
+
+def _runtime(cfg: TeacherConfig):
+    import torch
+
+    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.dtype == "auto":
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    else:
+        dtype = getattr(torch, cfg.dtype)
+    return device, dtype
+
+
+def _load_model(cfg: TeacherConfig, language: str):
+    from factory.models import DEFAULT_TEACHER, load_causal_lm
+
+    name = cfg.model or DEFAULT_TEACHER.get(language, "gemma-3-270m")
+    device, dtype = _runtime(cfg)
+    model, tok = load_causal_lm(name, dtype=dtype)
+    model.to(device).eval()
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return name, model, tok
+
+
+class Teacher:
+    """An adapted causal LM that labels texts. Build one with :func:`adapt` or :meth:`Teacher.load`."""
+
+    def __init__(self, model, tokenizer, config: TeacherConfig, labels: list[Label], language: str, *, template: str, demos=(), calibration: Calibration | None = None, metrics: dict | None = None, trained: list[str] | None = None):
+        from teacher.scoring import VerbalizerScorer
+
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.labels, self.language, self.template = list(labels), language, template
+        self.builder = PromptBuilder(tokenizer, template, self.labels, max_length=config.max_length, demos=tuple(tuple(d) for d in demos))
+        self.scorer = VerbalizerScorer(model, self.builder.label_token_ids, pad_id=tokenizer.pad_token_id, aggregate=config.aggregate)
+        # A long shared prefix (demonstrations) is run once and reused from its KV cache.
+        self._cached_prefix = len(self.builder.prefix_ids) > 1
+        self.scorer.set_prefix(self.builder.prefix_ids if self._cached_prefix else [])
+        self.calibration = calibration or Calibration()
+        self.metrics = metrics or {}
+        self.trained = list(trained or [])
+
+    @property
+    def label_ids(self) -> list[str]:
+        return [lab.id for lab in self.labels]
+
+    @property
+    def params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    # -- scoring --------------------------------------------------------------
+    def rows(self, texts: list[str]) -> list[list[int]]:
+        """Prompt token ids of ``texts`` as the scorer takes them (prefix cached or prepended)."""
+        pre = [] if self._cached_prefix else self.builder.prefix_ids
+        return [pre + self.builder.text_ids(t) for t in texts]
+
+    def raw_scores(self, texts: list[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:
+        """Uncalibrated (n, L) label scores."""
+        from teacher.finetune import score_rows
+
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        return score_rows(self.scorer, self.rows(list(texts)), batch_size or self.config.eval_batch_size, progress=progress, desc="teacher labeling")
+
+    def label(self, texts: list[str], batch_size: int | None = None, progress: bool | None = None) -> LabelResult:
+        """Calibrated label probabilities, predicted label ids and confidences for ``texts``."""
+        show = self.config.progress if progress is None else progress
+        probs = self.calibration.apply(self.raw_scores(texts, batch_size, progress=show and len(texts) > (batch_size or self.config.eval_batch_size)))
+        ids = self.label_ids
+        return LabelResult(probs=probs, labels=[ids[i] for i in probs.argmax(1)], confidence=probs.max(1) if len(probs) else np.zeros(0))
+
+    # -- persistence ------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write ``teacher.safetensors`` (the fine-tuned tensors) and ``teacher.json`` (config, calibration, metrics)."""
+        from safetensors.torch import save
+
+        d = Path(directory)
+        state = {n: p.detach().to("cpu").contiguous() for n, p in self.model.named_parameters() if n in set(self.trained)}
+        atomic_write_bytes(d / WEIGHTS, save(state, metadata={"format": "pt"}))
+        meta = {
+            "config": self.config.to_dict(),
+            "language": self.language,
+            "template": self.template,
+            "labels": [{"id": lab.id, "name": lab.name, "description": lab.description, "verbalizer": list(lab.verbalizer)} for lab in self.labels],
+            "label_token_ids": self.builder.label_token_ids,
+            "demos": [list(x) for x in self.builder.demos],
+            "calibration": self.calibration.to_dict(),
+            "metrics": self.metrics,
+            "trained": self.trained,
+        }
+        atomic_write_json(d / META, meta)
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Teacher":
+        """Rebuild a saved teacher: its base model plus the saved fine-tuned tensors."""
+        import torch
+        from safetensors.torch import load_file
+
+        d = Path(directory)
+        if not (d / META).is_file():
+            raise TaskError(f"a teacher folder with {META} and {WEIGHTS}", f"no {META} in {d}", "pass the folder given to Teacher.save or adapt(out_dir=...)", where="Teacher.load")
+        meta = json.loads((d / META).read_text(encoding="utf-8"))
+        cfg = TeacherConfig.from_dict(meta["config"])
+        _, model, tok = _load_model(cfg, meta["language"])
+        if (d / WEIGHTS).is_file():
+            state = load_file(str(d / WEIGHTS))
+            params = dict(model.named_parameters())
+            with torch.no_grad():
+                for n, t in state.items():
+                    params[n].copy_(t.to(params[n].dtype))
+        labels = [Label(x["id"], x["name"], description=x.get("description"), verbalizer=tuple(x.get("verbalizer") or ())) for x in meta["labels"]]
+        return cls(model, tok, cfg, labels, meta["language"], template=meta["template"], demos=meta["demos"], calibration=Calibration.from_dict(meta["calibration"]), metrics=meta.get("metrics"), trained=meta.get("trained"))
+
+
+def _check(spec: TaskSpec, cfg: TeacherConfig) -> None:
+    if len(spec.labels) < 2:
+        raise TaskError("a task with at least 2 labels", f"{len(spec.labels)}", "add labels to the task", where="teacher")
+    if cfg.mode in ("icl", "finetune") and not spec.gold:
+        raise TaskError(f"gold examples for mode={cfg.mode!r}", "none", "add labeled examples or use mode='zero-shot'", where="teacher")
+    known = set(spec.label_ids)
+    bad = [e.label for e in spec.gold + spec.dev if e.label not in known]
+    if bad:
+        raise TaskError(f"gold/dev labels in {sorted(known)}", f"{sorted(set(map(str, bad)))}", "fix the labels or the label set", where="teacher")
+
+
+def adapt(spec: TaskSpec, config: TeacherConfig | None = None, out_dir: str | Path | None = None) -> Teacher:
+    """Adapt a teacher to ``spec`` (zero-shot prompt, in-context demos or prompt-based fine-tuning).
+
+    Fine-tuning selects the best step on ``spec.dev``; calibration is fitted on
+    ``spec.dev`` too. With ``out_dir`` the teacher is saved there (see :meth:`Teacher.save`).
+    """
+    from teacher.finetune import finetune, score_rows, set_trainable
+
+    cfg = (config or TeacherConfig()).validate()
+    _check(spec, cfg)
+    t0 = time.perf_counter()
+    model_name, model, tok = _load_model(cfg, spec.language)
+    template = cfg.template or default_template(spec.language)
+    demos = pick_demonstrations(spec.gold, spec.labels, cfg.icl_shots, cfg.seed) if cfg.mode == "icl" and cfg.icl_shots else ()
+    teacher = Teacher(model, tok, cfg, spec.labels, spec.language, template=template, demos=demos)
+    index = {lid: i for i, lid in enumerate(spec.label_ids)}
+    dev_texts, dev_y = [e.text for e in spec.dev], [index[e.label] for e in spec.dev]
+    metrics: dict = {"model": model_name, "mode": cfg.mode}
+
+    if cfg.mode == "finetune":
+        gold_texts, gold_y = [e.text for e in spec.gold], [index[e.label] for e in spec.gold]
+        names = set(set_trainable(model, cfg))
+        initial = {n: p.detach().clone() for n, p in model.named_parameters() if n in names} if cfg.self_train_rounds else {}
+        report = finetune(teacher.scorer, teacher.rows(gold_texts), gold_y, teacher.rows(dev_texts), dev_y, cfg)
+        rounds = [report]
+        for r in range(cfg.self_train_rounds):
+            pseudo_texts, pseudo_y = _pseudo_labels(teacher, spec, cfg, seed=cfg.seed + r)
+            _restore(model, initial)
+            report = finetune(teacher.scorer, teacher.rows(gold_texts + pseudo_texts), gold_y + pseudo_y, teacher.rows(dev_texts), dev_y, cfg)
+            report["pseudo_labeled"] = len(pseudo_texts)
+            rounds.append(report)
+        teacher.trained = report["trained"]
+        metrics["finetune"] = [{k: v for k, v in rep.items() if k != "trained"} for rep in rounds]
+
+    if dev_texts:
+        raw = teacher.raw_scores(dev_texts)
+        cf = score_rows(teacher.scorer, teacher.rows(teacher.builder.content_free_texts()), cfg.eval_batch_size)
+        teacher.calibration = fit_calibration(raw, np.asarray(dev_y), cfg.calibration, cf)
+        probs = teacher.calibration.apply(raw)
+        y = np.asarray(dev_y)
+        metrics["dev"] = {
+            "n": len(dev_y),
+            "accuracy": float((probs.argmax(1) == y).mean()),
+            "accuracy_uncalibrated": float((raw.argmax(1) == y).mean()),
+            "ece": expected_calibration_error(probs, y),
+            "ece_uncalibrated": expected_calibration_error(teacher.calibration.__class__().apply(raw), y),
+        }
+    metrics["adapt_seconds"] = time.perf_counter() - t0
+    teacher.metrics = metrics
+    if out_dir is not None:
+        teacher.save(out_dir)
+    return teacher
+
+
+def _restore(model, state: dict) -> None:
+    import torch
+
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n in state:
+                p.copy_(state[n])
+
+
+def _pseudo_labels(teacher: Teacher, spec: TaskSpec, cfg: TeacherConfig, seed: int) -> tuple[list[str], list[int]]:
+    """The most confident teacher predictions on a pool sample, at most ``self_train_per_label`` per label."""
+    pool = [e.text for e in spec.unlabeled]
+    random.Random(seed).shuffle(pool)
+    pool = pool[: cfg.self_train_pool]
+    if not pool:
+        return [], []
+    probs = Calibration().apply(teacher.raw_scores(pool, progress=cfg.progress))
+    pred, conf = probs.argmax(1), probs.max(1)
+    texts, ys = [], []
+    for k in range(len(spec.labels)):
+        idx = [i for i in np.argsort(-conf) if pred[i] == k][: cfg.self_train_per_label]
+        texts += [pool[i] for i in idx]
+        ys += [k] * len(idx)
+    return texts, ys

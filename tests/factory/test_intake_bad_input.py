@@ -1,0 +1,169 @@
+"""Every bad input exits non-zero through the CLI, says expected/found/fix, and leaves the workspace unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from factory import textfile
+from factory.commands.task import app
+
+runner = CliRunner()
+
+GOOD_CSV = "text,label\ngreat phone,pos\nlove it,pos\nbroken on arrival,neg\nawful battery,neg\n"
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` (hidden temp files included) with file contents."""
+    if not root.exists():
+        return {}
+    return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture
+def seeded(workspace, tmp_path):
+    """A workspace that already holds a valid task ``keep``, so 'unchanged' means something."""
+    good = tmp_path / "good.csv"
+    good.write_text(GOOD_CSV, encoding="utf-8")
+    res = runner.invoke(app, ["create", "keep", "--train", str(good)])
+    assert res.exit_code == 0, res.output
+    return workspace
+
+
+def w(tmp_path: Path, name: str, content: str | bytes) -> str:
+    p = tmp_path / name
+    if isinstance(content, bytes):
+        p.write_bytes(content)
+    else:
+        p.write_text(content, encoding="utf-8")
+    return str(p)
+
+
+def jl(*rows) -> str:
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows)
+
+
+TWO_CLASS = [{"text": "good", "label": "a"}, {"text": "bad", "label": "b"}]
+
+# (case id, files {name: content}, extra args, substring the message must hold)
+CASES = [
+    ("empty-file", {"t.csv": ""}, [], "an empty file"),
+    ("whitespace-only-file", {"t.csv": "  \n\n "}, [], "only whitespace"),
+    ("header-only", {"t.csv": "text,label\n"}, [], "only the header row"),
+    ("single-class", {"t.csv": "text,label\nx,a\ny,a\n"}, [], "at least 2 classes"),
+    ("label-outside-declared-set", {"t.csv": "text,label\nx,a\ny,b\nz,c\n"}, ["--labels", "a,b"], "'c'"),
+    ("dev-label-outside-gold-labels", {"t.csv": "text,label\nx,a\ny,b\n", "d.csv": "text,label\nz,zz\n"}, ["--dev", "{d.csv}"], "'zz' in dev"),
+    ("label-without-gold-example", {"t.csv": "text,label\nx,a\ny,b\n"}, ["--labels", "a,b,c"], "no gold example for ['c']"),
+    ("duplicate-ids", {"t.csv": "id,text,label\n1,x,a\n1,y,b\n"}, [], "id '1' on rows 1 and 2"),
+    ("conflicting-duplicate-texts", {"t.csv": "text,label\nsame words,a\nother,b\nsame words,b\n"}, [], "one label per distinct text"),
+    ("conflict-between-gold-and-test", {"t.csv": "text,label\nsame words,a\nother,b\n", "e.csv": "text,label\nsame words,b\n"}, ["--test", "{e.csv}"], "labeled 'a' in gold (id 2) and 'b' in test"),
+    ("empty-text", {"t.csv": "text,label\n,a\ny,b\n"}, [], "empty or whitespace-only text"),
+    ("whitespace-text", {"t.jsonl": jl({"text": "   \t", "label": "a"}, {"text": "y", "label": "b"})}, [], "t.jsonl line 1"),
+    ("non-utf8-bytes", {"t.csv": "text,label\nx,a\n".encode() + "好,b\n".encode("gbk")}, [], "byte 0xba at byte offset 15 (line 3)"),
+    ("utf16-file", {"t.csv": "text,label\nx,a\ny,b\n".encode("utf-16")}, [], "UTF-16"),
+    ("malformed-json-line-3", {"t.jsonl": jl(*TWO_CLASS, '{"text": "x", "label": "a"')}, [], "t.jsonl line 3: expected one JSON object per line; found malformed JSON"),
+    ("json-row-not-object", {"t.jsonl": jl(*TWO_CLASS, '["x", "a"]')}, [], "a JSON list"),
+    ("mixed-label-types", {"t.jsonl": jl({"text": "x", "label": 1}, {"text": "y", "label": "1"}, {"text": "z", "label": 2})}, [], "labels of one type"),
+    ("float-label", {"t.jsonl": jl({"text": "x", "label": 1.5}, {"text": "y", "label": 2.5})}, [], "a string or an integer"),
+    ("null-label", {"t.jsonl": jl({"text": "x", "label": None}, {"text": "y", "label": "b"})}, [], "missing or empty label"),
+    ("text-not-string", {"t.jsonl": jl({"text": 42, "label": "a"}, {"text": "y", "label": "b"})}, [], "a string in field 'text'"),
+    ("unknown-format", {"t.csv": GOOD_CSV}, ["--format", "xml"], "a format in"),
+    ("undetectable-format", {"t.txt": GOOD_CSV}, [], "pass --format explicitly"),
+    ("missing-text-column", {"t.csv": "sentence,label\nx,a\ny,b\n"}, [], "--text-field"),
+    ("missing-text-field-jsonl", {"t.jsonl": jl({"sentence": "x", "label": "a"})}, [], "a text field 'text'"),
+    ("missing-label-column", {"t.csv": "text,category\nx,a\ny,b\n"}, [], "--label-field"),
+    ("repeated-csv-column", {"t.csv": "text,label,text\nx,a,y\n"}, [], "repeated columns ['text']"),
+    ("ragged-csv-row", {"t.csv": "text,label\nx,a\ny,b,extra\n"}, [], "2 columns as in the header"),
+    ("unclosed-csv-quote", {"t.csv": 'text,label\nx,a\n"never closed,b\n'}, [], "well-formed CSV"),
+    ("missing-train-file", {}, ["--train", "{nope.csv}"], "does not exist"),
+    ("train-is-a-directory", {}, ["--format", "csv", "--train", "{.}"], "a regular file"),
+    ("banking-label-count-mismatch", {"seq.in": "a\nb\nc\n", "label": "x\ny\n"}, ["--train", "{seq.in}"], "2 labels for 3 texts"),
+    ("unknown-language", {"t.csv": GOOD_CSV}, ["--language", "fr"], "a language in"),
+    ("labels-and-labels-file", {"t.csv": GOOD_CSV, "l.txt": "pos\nneg\n"}, ["--labels", "pos,neg", "--labels-file", "{l.txt}"], "either --labels or --labels-file"),
+    ("duplicate-in-labels-file", {"t.csv": GOOD_CSV, "l.txt": "pos\nneg\npos\n"}, ["--labels-file", "{l.txt}"], "each label listed once"),
+    ("sst-line-without-space", {"stsa.binary.train": "1 fine film\n0\n"}, ["--format", "sst"], "'<label> <text>'"),
+    ("bad-dev-file-after-good-train", {"t.csv": GOOD_CSV, "d.csv": b"text,label\n\xff,pos\n"}, ["--dev", "{d.csv}"], "d.csv line 2"),
+    ("bad-unlabeled-file", {"t.jsonl": jl(*TWO_CLASS), "u.jsonl": jl({"text": "ok"}, '{"text": ')}, ["--unlabeled", "{u.jsonl}"], "u.jsonl line 2"),
+]
+
+
+def _invoke(tmp_path: Path, files: dict, extra: list[str], task_name: str = "newtask"):
+    paths = {fname: w(tmp_path, fname, content) for fname, content in files.items()}
+    args = ["create", task_name]
+    if "--train" not in extra:
+        args += ["--train", next(iter(paths.values()))]
+    # "{name}" in the extra args stands for the path of that file in tmp_path.
+    args += [str(tmp_path / a[1:-1]) if a.startswith("{") and a.endswith("}") else a for a in extra]
+    return runner.invoke(app, args)
+
+
+@pytest.mark.parametrize("case,files,extra,needle", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_exits_nonzero_with_message_and_workspace_unchanged(seeded, tmp_path, case, files, extra, needle):
+    before = snapshot(seeded.root)
+    res = _invoke(tmp_path, files, extra)
+    assert res.exit_code == 1, res.output
+    msg = res.stderr
+    assert needle in msg
+    assert "expected" in msg and "found" in msg and "Fix:" in msg
+    assert snapshot(seeded.root) == before
+    assert not seeded.has_task("newtask")
+
+
+@pytest.mark.parametrize("bad_name", ["../x", "a/b", "..", ".hidden", "has space", "x" * 65, "-flag"])
+def test_path_like_task_names_are_refused(seeded, tmp_path, bad_name):
+    before = snapshot(seeded.root)
+    good = w(tmp_path, "good.csv", GOOD_CSV)
+    res = runner.invoke(app, ["create", bad_name, "--train", good])
+    assert res.exit_code != 0
+    if res.exit_code == 1:  # click itself rejects '-flag' as an option (exit 2)
+        assert "task name" in res.stderr and "Fix:" in res.stderr
+    assert snapshot(seeded.root) == before
+    assert not (seeded.root.parent / "x").exists()
+
+
+def test_file_over_size_limit(seeded, tmp_path, monkeypatch):
+    monkeypatch.setattr(textfile, "MAX_FILE_BYTES", 40)
+    before = snapshot(seeded.root)
+    res = runner.invoke(app, ["create", "big", "--train", w(tmp_path, "t.csv", GOOD_CSV)])
+    assert res.exit_code == 1
+    assert "a file of at most 40 bytes" in res.stderr and "MAX_FILE_BYTES" in res.stderr
+    assert snapshot(seeded.root) == before
+
+
+def test_row_over_length_limit_names_the_line(seeded, tmp_path, monkeypatch):
+    monkeypatch.setattr(textfile, "MAX_TEXT_CHARS", 30)
+    before = snapshot(seeded.root)
+    body = "text,label\nshort,a\n" + "y" * 31 + ",b\n"
+    res = runner.invoke(app, ["create", "long", "--train", w(tmp_path, "t.csv", body)])
+    assert res.exit_code == 1
+    assert "t.csv line 3" in res.stderr and "at most 30 characters" in res.stderr and "31 characters" in res.stderr
+    assert snapshot(seeded.root) == before
+
+
+def test_existing_task_is_not_replaced_without_overwrite(seeded, tmp_path):
+    before = snapshot(seeded.root)
+    res = runner.invoke(app, ["create", "keep", "--train", w(tmp_path, "t.csv", GOOD_CSV)])
+    assert res.exit_code == 1 and "already exists" in res.stderr and "--overwrite" in res.stderr
+    assert snapshot(seeded.root) == before
+
+
+def test_bad_overwrite_keeps_the_old_task(seeded, tmp_path):
+    before = snapshot(seeded.root)
+    res = runner.invoke(app, ["create", "keep", "--overwrite", "--train", w(tmp_path, "t.csv", "text,label\nx,a\n")])
+    assert res.exit_code == 1 and "at least 2 classes" in res.stderr
+    assert snapshot(seeded.root) == before
+    assert len(seeded.load_task("keep").gold) == 4
+
+
+def test_json_mode_reports_error_fields(seeded, tmp_path):
+    res = runner.invoke(app, ["create", "j", "--json", "--train", w(tmp_path, "t.jsonl", jl(*TWO_CLASS, "{oops"))])
+    assert res.exit_code == 1
+    out = json.loads(res.stdout)
+    assert out["ok"] is False
+    err = out["error"]
+    assert err["where"] == "t.jsonl line 3"
+    assert err["expected"] == "one JSON object per line"
+    assert "malformed JSON" in err["found"] and err["fix"]

@@ -1,0 +1,62 @@
+"""Deployments, the water-level event and the work-pool template against a real Prefect server."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipelines import deployments, queue, waterlevel
+
+pytestmark = pytest.mark.integration
+TEMPLATES = Path(__file__).resolve().parents[2] / "pipelines" / "templates"
+
+
+def _events(api: str, task: str) -> list[dict]:
+    body = {"filter": {"event": {"name": [waterlevel.EVENT]}, "any_resource": {"id": [f"factory.task.{task}"]}}, "limit": 50}
+    r = httpx.post(f"{api}/events/filter", json=body, timeout=30)
+    r.raise_for_status()
+    return r.json()["events"]
+
+
+def test_water_level_event_is_emitted_once_per_level(prefect_api, workspace, eprstmt_small):
+    workspace.save_task(replace(eprstmt_small, name="wl", water_level=2))
+    rows = [{"factory_id": f"q{i}", "ls_task_id": i, "text": f"t{i}", "label": "Positive", "annotated_at": str(i)} for i in range(3)]
+    queue.write_answers(workspace, "wl", rows[:1])
+    assert "emitted" not in waterlevel.check_and_emit("wl", workspace)
+    queue.write_answers(workspace, "wl", rows[:2])
+    assert waterlevel.check_and_emit("wl", workspace)["emitted"] is True
+    queue.write_answers(workspace, "wl", rows)
+    assert "emitted" not in waterlevel.check_and_emit("wl", workspace)  # same level, already announced
+    deadline = time.monotonic() + 60
+    while not (events := _events(prefect_api, "wl")) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(events) == 1
+    assert events[0]["resource"]["factory.task"] == "wl" and events[0]["payload"]["new"] == 2
+
+
+def test_iteration_deployment_carries_the_water_level_trigger():
+    prod, it, sync = deployments.build(sync_interval=7)
+    assert (prod.name, it.name, sync.name) == ("production", "iteration", "sync-queues")
+    (trigger,) = it.triggers
+    assert trigger.expect == {waterlevel.EVENT}
+    assert trigger.parameters == {"task_name": "{{ event.resource['factory.task'] }}"}
+    assert it.parameters["config"]["questions"] == 20
+    assert sync.schedules and not prod.triggers
+
+
+def test_kubernetes_gpu_template_is_accepted_by_a_prefect_server(prefect_api):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    template = json.loads((TEMPLATES / "kubernetes-gpu.json").read_text())
+    assert "nvidia.com/gpu" in json.dumps(template["job_configuration"])
+    with get_client(sync_client=True) as c:
+        pool = c.create_work_pool(WorkPoolCreate(name="factory-gpu-test", type="kubernetes", base_job_template=template), overwrite=True)
+        assert pool.base_job_template["variables"]["properties"]["gpu_count"]["default"] == 1
+        local = c.create_work_pool(WorkPoolCreate(name="factory-local-test", type="process"), overwrite=True)
+        assert local.type == "process"

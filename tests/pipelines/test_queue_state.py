@@ -1,0 +1,57 @@
+"""Workspace side of the queue: stable question ids, the water level, the label config."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+
+from factory.spec import Label
+from pipelines import labelstudio, queue
+
+
+def _answers(n):
+    return [{"factory_id": f"q{i}", "ls_task_id": i, "text": f"text {i}", "label": "Positive", "annotated_at": f"2026-01-01T00:00:{i:02d}"} for i in range(n)]
+
+
+def test_question_id_is_stable_and_scoped_to_the_task():
+    assert queue.question_id("a", "好评") == queue.question_id("a", "好评")
+    assert queue.question_id("a", "好评") != queue.question_id("b", "好评")
+    assert queue.question_id("a", "好评") != queue.question_id("a", "差评")
+
+
+def test_water_level_counts_answers_since_the_last_iteration(workspace, eprstmt_small):
+    workspace.save_task(replace(eprstmt_small, water_level=3))
+    queue.write_answers(workspace, "eprstmt", _answers(2))
+    assert queue.water_level("eprstmt", workspace)["reached"] is False
+    queue.write_answers(workspace, "eprstmt", _answers(4))
+    level = queue.water_level("eprstmt", workspace)
+    assert (level["new"], level["reached"], level["announced"]) == (4, True, False)
+    queue.write_state(workspace, "eprstmt", emitted_at=4)
+    assert queue.water_level("eprstmt", workspace)["announced"] is True
+    # An iteration consumed the 4 answers: the level starts again from there.
+    queue.write_state(workspace, "eprstmt", consumed=4)
+    queue.write_answers(workspace, "eprstmt", _answers(6))
+    level = queue.water_level("eprstmt", workspace)
+    assert (level["new"], level["reached"], level["announced"]) == (2, False, False)
+
+
+def test_pushed_ledger_merges_by_question_id(workspace, eprstmt_small):
+    workspace.save_task(eprstmt_small)
+    queue.record_pushed(workspace, "eprstmt", [{"factory_id": "a", "score": 0.5}, {"factory_id": "b", "score": 0.6}])
+    queue.record_pushed(workspace, "eprstmt", [{"factory_id": "a", "score": 0.7}])
+    assert {r["factory_id"]: r["score"] for r in queue.read_pushed(workspace, "eprstmt")} == {"a": 0.7, "b": 0.6}
+
+
+def test_label_config_escapes_names_and_stores_ids(eprstmt_small):
+    spec = replace(eprstmt_small, labels=[Label("pos", 'good "&" <fine>'), Label("neg", "bad", description="not good")])
+    root = ET.fromstring(labelstudio.label_config(spec))
+    choices = root.find("Choices").findall("Choice")
+    assert [(c.get("value"), c.get("alias")) for c in choices] == [('good "&" <fine>', "pos"), ("bad", "neg")]
+    assert choices[1].get("hint") == "not good"
+    assert root.find("Choices").get("choice") == "single"
+
+
+def test_long_task_names_fit_label_studio_title_limit():
+    name = "x" * 64
+    title = labelstudio.project_title(name)
+    assert len(title) <= 50 and title != labelstudio.project_title("x" * 63)

@@ -1,0 +1,82 @@
+"""Distillation: the loss, the item weights, config validation and an end-to-end run on a tiny encoder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from factory.errors import TaskError
+from student import DistillConfig, DistillData, SoftExample, StudentArtifact, distill
+from student.train import distill_loss, training_items
+
+
+def test_gold_loss_is_cross_entropy_and_soft_loss_vanishes_when_student_matches_teacher():
+    logits = torch.tensor([[2.0, -1.0], [0.3, 0.1]])
+    T = 2.0
+    target_soft = F.softmax(logits[1:] / T, -1)
+    target = torch.cat([torch.tensor([[0.0, 1.0]]), target_soft])
+    gold = torch.tensor([True, False])
+    ones = torch.ones(2)
+    loss = distill_loss(logits, target, gold, ones, T, 1.0)
+    assert loss.item() == pytest.approx(F.cross_entropy(logits[:1], torch.tensor([1])).item() / 2, abs=1e-6)
+    off = distill_loss(logits, torch.cat([target[:1], torch.tensor([[0.9, 0.1]])]), gold, ones, T, 1.0)
+    assert off.item() > loss.item()
+
+
+def test_training_items_weight_by_confidence_and_balance_classes():
+    data = DistillData(
+        label_ids=["a", "b"], gold=[("x", "a"), ("y", "a"), ("z", "b")],
+        soft=[SoftExample("p", (0.9, 0.1)), SoftExample("q", (0.6, 0.4)), SoftExample("r", (0.2, 0.8), weight=0.5)],
+    )
+    cfg = DistillConfig(gold_weight=1.0, temperature=1.0, min_confidence=0.0)
+    items = {it["text"]: it for it in training_items(data, cfg)}
+    assert items["z"]["weight"] == pytest.approx(2 * items["x"]["weight"])  # the rarer gold class counts double
+    assert items["p"]["weight"] > items["q"]["weight"]  # more confident teacher rows weigh more
+    assert items["p"]["target"] == pytest.approx([0.9, 0.1])
+    sharp = {it["text"]: it for it in training_items(data, DistillConfig(temperature=2.0))}
+    assert sharp["p"]["target"][0] < 0.9  # temperature > 1 softens the teacher's distribution
+    dropped = training_items(data, DistillConfig(min_confidence=0.7))
+    assert "q" not in {it["text"] for it in dropped}
+
+
+def test_distill_config_names_the_bad_field_and_the_fix():
+    with pytest.raises(TaskError, match="layer_selection.*'first' or 'spread'"):
+        DistillConfig(layer_selection="middle").validate()
+    with pytest.raises(TaskError, match="unknown"):
+        DistillConfig.from_dict({"epochz": 3})
+
+
+def test_soft_labels_must_follow_the_label_order(eprstmt_spec):
+    with pytest.raises(TaskError, match="2 probabilities in label_ids order"):
+        DistillData.from_spec(eprstmt_spec, soft=[("text", [0.2, 0.3, 0.5])])
+    with pytest.raises(TaskError, match="summing to 1"):
+        DistillData.from_spec(eprstmt_spec, soft=[("text", [0.2, 0.3])])
+
+
+def test_distill_tiny_encoder_writes_artifact_with_history(tiny_bert, eprstmt_spec, tmp_path):
+    soft = [(e.text, (0.3, 0.7) if i % 2 else (0.8, 0.2)) for i, e in enumerate(eprstmt_spec.unlabeled[:24])]
+    data = DistillData.from_spec(eprstmt_spec, soft=soft)
+    data.dev = data.dev[:16]
+    cfg = DistillConfig(student=str(tiny_bert), epochs=2, batch_size=16, max_length=48, patience=5)
+    art = distill(data, cfg, out_dir=tmp_path / "run")
+    assert [h["epoch"] for h in art.history] == [1, 2]
+    assert set(art.dev_metrics) == {"accuracy", "macro_f1", "loss"}
+    assert art.label_ids == ["Negative", "Positive"] and art.kind == "encoder"
+    assert art.params < 110_000_000
+    assert art.data_counts["soft"] == 24 and art.data_counts["gold"] == 32
+    loaded = StudentArtifact.load(tmp_path / "run")
+    assert loaded.model_dir == tmp_path / "run" / "best" and (loaded.model_dir / "model.safetensors").is_file()
+    saved = json.loads((tmp_path / "run" / "distill_config.json").read_text())
+    assert saved["epochs"] == 2
+
+
+def test_distill_refuses_to_resume_a_run_made_with_another_config(eprstmt_spec, tmp_path):
+    from factory.atomic import atomic_write_json
+    from student import prepare_job
+
+    atomic_write_json(tmp_path / "distill_config.json", DistillConfig(epochs=9).to_dict())
+    with pytest.raises(TaskError, match="different config"):
+        prepare_job(DistillData.from_spec(eprstmt_spec), DistillConfig(epochs=2), tmp_path)

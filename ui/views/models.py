@@ -1,0 +1,161 @@
+"""Models page: every published version with metrics, plots, comparison, download and a try-it box."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ui.artifacts import ModelVersion, list_versions
+from ui.common import fmt_pct, task_picker, workspace
+from ui.predict import predict_rows
+from ui.upload import human_size
+
+
+def _metrics_row(v: ModelVersion, prev: ModelVersion | None) -> None:
+    m = v.metrics
+
+    def delta(key: str):
+        if prev is None or m.get(key) is None or prev.metrics.get(key) is None:
+            return None
+        return f"{100 * (m[key] - prev.metrics[key]):+.1f} pts vs {prev.name}"
+
+    cols = st.columns(5)
+    cols[0].metric("Accuracy", fmt_pct(m.get("accuracy")), delta("accuracy"), border=True, help=f"on {m.get('n', 'the')} test texts")
+    cols[1].metric("Macro-F1", fmt_pct(m.get("macro_f1")), delta("macro_f1"), border=True)
+    cols[2].metric("Parameters", f"{v.params / 1e6:.1f}M" if v.params else "–", border=True)
+    tps = m.get("texts_per_second")
+    cols[3].metric("Throughput", f"{tps:,.0f} texts/s" if tps else "–", border=True, help="batched inference on the machine that evaluated it")
+    lat = m.get("latency_ms_per_text")
+    cols[4].metric("Latency", f"{lat:.0f} ms" if lat else "–", border=True, help="median time for a single text")
+
+
+def _plots(v: ModelVersion) -> None:
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Confusion matrix**")
+        if v.confusion_png:
+            st.image(str(v.confusion_png), caption="rows: true label · columns: predicted", width="stretch")
+        else:
+            st.caption("No confusion matrix in this version.")
+    with right:
+        st.markdown("**Learning curve**")
+        if v.learning_curve_png:
+            st.image(str(v.learning_curve_png), caption="training loss / dev accuracy by epoch", width="stretch")
+        else:
+            st.caption("No learning curve in this version.")
+
+
+def _comparison(v: ModelVersion) -> None:
+    st.markdown("**Teacher vs student**")
+    df = pd.DataFrame(v.comparison_rows()).set_index("system").dropna(axis=1, how="all")
+    if not v.teacher:
+        st.caption("No teacher metrics were recorded for this version.")
+    numeric = [c for c in df.columns if c != "model"]
+    df[numeric] = df[numeric].apply(pd.to_numeric, errors="coerce")
+    formats = {"test accuracy": "percent", "test macro-F1": "percent", "dev accuracy": "percent", "params": "compact", "ECE": "%.3f", "texts/s": "%.0f"}
+    config = {c: st.column_config.NumberColumn(c, format=formats.get(c)) for c in numeric}
+    st.dataframe(df, column_config=config, width="stretch")
+
+
+def _download(v: ModelVersion) -> None:
+    if v.zip_path is None:
+        st.warning("This version has no zip artifact to download.", icon=":material/warning:")
+        return
+    st.download_button(
+        f"Download {v.zip_path.name} ({human_size(v.zip_path.stat().st_size)})",
+        data=v.zip_path.read_bytes(),
+        file_name=v.download_name,
+        mime="application/zip",
+        type="primary",
+        icon=":material/download:",
+        key=f"download-{v.task}-{v.name}",
+        on_click="ignore",
+    )
+
+
+def _try_it(v: ModelVersion) -> None:
+    st.markdown("**Try it**")
+    if v.zip_path is None:
+        st.caption("Nothing to run: this version has no artifact zip.")
+        return
+    with st.form(key=f"try-{v.task}-{v.name}", border=True):
+        text = st.text_area("Texts to classify (one per line)", key=f"try-text-{v.name}", height=100)
+        go = st.form_submit_button("Classify", icon=":material/play_arrow:")
+    if go:
+        texts = [t.strip() for t in text.split("\n") if t.strip()]
+        if not texts:
+            st.info("Type at least one text first.")
+            return
+        try:
+            with st.spinner("Running the student…"):
+                rows = predict_rows(str(v.zip_path), texts)
+        except Exception as e:  # the artifact is user-visible; show why it failed instead of a traceback
+            st.error(f"The student could not run on this artifact: {e}")
+            return
+        names = dict(zip(v.student.get("label_ids") or [], v.student.get("label_names") or []))
+        df = pd.DataFrame(rows)
+        if names and "label" in df:
+            df.insert(df.columns.get_loc("label") + 1, "name", df["label"].map(names))
+        config = {"score": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent")} if "score" in df else None
+        st.dataframe(df, width="stretch", hide_index=True, column_config=config)
+
+
+def _versions_table(versions: list[ModelVersion]) -> None:
+    rows = [
+        {
+            "version": v.name,
+            "kind": v.manifest.get("kind"),
+            "human answers": v.manifest.get("human_answers"),
+            "accuracy": v.metrics.get("accuracy"),
+            "macro-F1": v.metrics.get("macro_f1"),
+            "params": v.params,
+            "zip": v.zip_path.name if v.zip_path else None,
+        }
+        for v in versions
+    ]
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+            "macro-F1": st.column_config.NumberColumn("macro-F1", format="percent"),
+            "params": st.column_config.NumberColumn("params", format="compact"),
+        },
+    )
+
+
+def render() -> None:
+    st.title("Models")
+    ws = workspace()
+    task = task_picker(ws)
+    if task is None:
+        return
+    versions = list_versions(ws, task)
+    if not versions:
+        st.info(f"Task **{task}** has no published model yet. Start a production run on the **Runs** page; its student appears here as `v1`.", icon=":material/hourglass_empty:")
+        return
+    names = [v.name for v in versions]
+    st.caption(f"{len(versions)} version{'s' if len(versions) != 1 else ''} of **{task}** (newest first)")
+    if len(versions) > 1:
+        with st.expander("All versions"):
+            _versions_table(versions)
+    name = st.segmented_control("Version", names, default=names[0], key=f"version-{task}") or names[0]
+    v = versions[names.index(name)]
+    prev = versions[names.index(name) + 1] if names.index(name) + 1 < len(versions) else None
+    st.subheader(f"{task} · {v.name}")
+    info = [v.manifest.get("kind"), f"run {v.manifest['run']}" if v.manifest.get("run") else None]
+    if v.manifest.get("human_answers"):
+        info.append(f"{v.manifest['human_answers']} human answers")
+    st.caption(" · ".join(x for x in info if x) or "published version")
+    _metrics_row(v, prev)
+    _download(v)
+    _plots(v)
+    _comparison(v)
+    _try_it(v)
+    if v.card:
+        with st.expander("Model card"):
+            st.markdown(v.card)
+
+
+render()
