@@ -98,7 +98,7 @@ def resolve_model(name: str) -> ModelRef:
                 raise ModelResolutionError(f"package {info['package']} is not installed; run `make setup`")
             return ModelRef(name, "encoder", str(d / "model"), bundled=True)
         cached = cache_root() / name
-        if (cached / "model.safetensors").exists() or any(cached.glob("*.safetensors")):
+        if _complete(cached):
             return ModelRef(name, "causal", str(cached), bundled=True)
         g = _gguf_for(name)
         return ModelRef(name, "causal", str(g.parent), gguf_file=g.name, bundled=True)
@@ -161,13 +161,23 @@ def _cache_dequantized(name: str, model, tok) -> Path:
     try:
         fresh.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
+        # Two processes may dequantize at once (the production flow runs teacher and generator
+        # in parallel): the first complete copy wins and is never removed under a reader.
+        if target.exists() and not _complete(target):
+            shutil.rmtree(target, ignore_errors=True)
+        if not target.exists():
+            try:
+                os.replace(tmp, target)
+            except OSError:
+                if not _complete(target):
+                    raise
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
+
+
+def _complete(d: Path) -> bool:
+    return any(d.glob("*.safetensors")) and (d / "config.json").is_file() and (d / "tokenizer.json").is_file()
 
 
 def load_encoder(name: str):

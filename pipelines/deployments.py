@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 PRODUCTION = "production/production"
@@ -70,8 +71,13 @@ def flow_run_states(task_name: str | None = None, flow_run_ids: list[str] | None
         if flow_run_ids:
             runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])), sort=FlowRunSort.START_TIME_DESC, limit=limit)
         else:
-            names = [d.split("/")[1] for d in DEPLOYMENTS]
-            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=names)), sort=FlowRunSort.START_TIME_DESC, limit=limit)
+            # One query per deployment: the sync deployment runs every few seconds and would
+            # otherwise push the (rarer, longer) training runs out of the newest ``limit``.
+            runs = []
+            for d in DEPLOYMENTS:
+                runs += client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[d.split("/")[1]])), sort=FlowRunSort.START_TIME_DESC, limit=limit)
+            epoch = datetime.min.replace(tzinfo=timezone.utc)
+            runs.sort(key=lambda r: r.start_time or r.expected_start_time or epoch, reverse=True)
         # read_flow by id: the sync client's read_flows sends null filters, which the server rejects.
         flows = {fid: client.read_flow(fid).name for fid in {r.flow_id for r in runs}}
     out = []

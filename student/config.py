@@ -30,7 +30,8 @@ class DistillConfig:
     layer_indices: list[int] | None = None
     max_length: int = 128
     epochs: int = 8
-    batch_size: int = 16
+    batch_size: int = 16  # per device
+    grad_accum: int = 1  # batches per optimizer step; ACCELERATE_GRADIENT_ACCUMULATION_STEPS (set by `factory launch`) overrides it
     eval_batch_size: int = 64
     lr: float = 5e-5
     head_lr: float = 1e-3
@@ -57,7 +58,7 @@ class DistillConfig:
             bad("layer_selection", f"one of {LAYER_SELECTIONS}", "use 'first' or 'spread'")
         if self.layer_indices is not None and (not self.layer_indices or any(int(i) < 0 for i in self.layer_indices)):
             bad("layer_indices", "a non-empty list of layer numbers >= 0", "drop it or list e.g. [0, 1, 2]")
-        for name, lo in (("layers", 1), ("max_length", 8), ("epochs", 1), ("batch_size", 1), ("eval_batch_size", 1), ("patience", 1)):
+        for name, lo in (("layers", 1), ("max_length", 8), ("epochs", 1), ("batch_size", 1), ("grad_accum", 1), ("eval_batch_size", 1), ("patience", 1)):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < lo:
                 bad(name, f"an integer >= {lo}", f"set {name} to at least {lo}")
         for name in ("lr", "head_lr", "temperature"):

@@ -163,7 +163,9 @@ def run_training(job: TrainJob) -> StudentArtifact:
     # `steps` below already counts optimizer steps of the whole process group;
     # Accelerate would otherwise step the scheduler once per process and end
     # the LR schedule halfway through a 2-process DDP run.
-    accelerator = Accelerator(mixed_precision=mp, step_scheduler_with_optimizer=False)
+    # ACCELERATE_GRADIENT_ACCUMULATION_STEPS, when set (a launch plan sets it), wins over cfg.grad_accum.
+    accelerator = Accelerator(mixed_precision=mp, step_scheduler_with_optimizer=False, gradient_accumulation_steps=cfg.grad_accum)
+    accum = accelerator.gradient_accumulation_steps
     set_seed(cfg.seed)
     t0 = time.perf_counter()
     data = DistillData.load(job.data_dir)
@@ -189,7 +191,8 @@ def run_training(job: TrainJob) -> StudentArtifact:
         {"params": [p for n, p in model.named_parameters() if n not in head and any(k in n for k in no_decay)], "lr": cfg.lr, "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups)
-    steps = cfg.epochs * -(-len(rows) // (cfg.batch_size * accelerator.num_processes))
+    batches = -(-len(rows) // (cfg.batch_size * accelerator.num_processes))
+    steps = cfg.epochs * -(-batches // accum)  # optimizer steps of the whole run
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * steps), steps)
     model, optimizer, train_dl, dev_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, dev_dl, scheduler)
 
@@ -208,19 +211,25 @@ def run_training(job: TrainJob) -> StudentArtifact:
         # Dropout masks depend on (seed, epoch) only, so a resumed epoch replays the same randomness.
         set_seed(cfg.seed * 1000 + epoch)
         model.train()
-        total, seen = 0.0, 0
+        total, seen, opt_steps = 0.0, 0, 0
         for b in tqdm(train_dl, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not accelerator.is_local_main_process, leave=False):
-            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits.float()
-            loss = distill_loss(logits, b["target"], b["gold"], b["weight"], cfg.temperature, norm)
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
+            # accumulate() skips the DDP all-reduce and the optimizer step until `accum` batches are in,
+            # and backward() divides the loss by `accum`; the epoch's last batch always steps.
+            with accelerator.accumulate(model):
+                logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits.float()
+                loss = distill_loss(logits, b["target"], b["gold"], b["weight"], cfg.temperature, norm)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                if accelerator.sync_gradients:
+                    scheduler.step()
+                    opt_steps += 1
+                optimizer.zero_grad()
             total += float(loss.detach()) * len(b["weight"])
             seen += len(b["weight"])
         dev = _evaluate_dev(model, dev_dl, accelerator)
-        rec = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), **dev, "seconds": round(time.perf_counter() - e0, 2)}
+        rec = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "optimizer_steps": opt_steps, **dev, "seconds": round(time.perf_counter() - e0, 2)}
         state["history"].append(rec)
         accelerator.print(json.dumps(rec))
         score = [dev.get("dev_accuracy", 0.0), dev.get("dev_macro_f1", 0.0), -dev.get("dev_loss", rec["train_loss"])]

@@ -32,6 +32,10 @@ def test_dequantized_cache_takes_precedence(empty_cache):
     d = empty_cache / "gemma-3-270m"
     d.mkdir(parents=True)
     (d / "model.safetensors").write_bytes(b"")
+    # A copy without its config and tokenizer (an interrupted writer) is not used.
+    assert resolve_model("gemma-3-270m").gguf_file is not None
+    (d / "config.json").write_text("{}")
+    (d / "tokenizer.json").write_text("{}")
     ref = resolve_model("gemma-3-270m")
     assert ref.source == str(d) and ref.gguf_file is None and ref.bundled
 

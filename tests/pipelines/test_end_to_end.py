@@ -89,7 +89,10 @@ def scenario(services_ws, label_studio, prefect_api, eprstmt_spec):
                                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         rdir = ws.task_dir(TASK) / "runs" / "pipeline-production-1"
         _wait(lambda: (rdir / "questions" / "questions.jsonl").is_file() or proc.poll() is not None, 1200, "the killed run to reach question selection")
-        assert proc.poll() is None, f"factory run ended early (rc {proc.returncode}); see {log.name}"
+        if proc.poll() is not None:
+            log.flush()
+            tail = Path(log.name).read_text(errors="replace")[-4000:]
+            raise AssertionError(f"factory run ended early (rc {proc.returncode}); the end of its log:\n{tail}")
         teacher_mtime = (rdir / "teacher" / "teacher.json").stat().st_mtime
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

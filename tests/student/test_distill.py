@@ -80,3 +80,15 @@ def test_distill_refuses_to_resume_a_run_made_with_another_config(eprstmt_spec, 
     atomic_write_json(tmp_path / "distill_config.json", DistillConfig(epochs=9).to_dict())
     with pytest.raises(TaskError, match="different config"):
         prepare_job(DistillData.from_spec(eprstmt_spec), DistillConfig(epochs=2), tmp_path)
+
+
+def test_gradient_accumulation_steps_the_optimizer_once_per_accum_batches(tiny_bert, eprstmt_spec, tmp_path):
+    soft = [(e.text, (0.3, 0.7) if i % 2 else (0.8, 0.2)) for i, e in enumerate(eprstmt_spec.unlabeled[:24])]
+    data = DistillData.from_spec(eprstmt_spec, soft=soft)  # 32 gold + 24 soft = 56 rows = 7 batches of 8
+    data.dev = data.dev[:8]
+    plain = distill(data, DistillConfig(student=str(tiny_bert), epochs=1, batch_size=8, max_length=32), out_dir=tmp_path / "plain")
+    accum = distill(data, DistillConfig(student=str(tiny_bert), epochs=1, batch_size=8, grad_accum=2, max_length=32), out_dir=tmp_path / "accum")
+    assert plain.history[0]["optimizer_steps"] == 7
+    assert accum.history[0]["optimizer_steps"] == 4  # 2+2+2+1: the epoch's last, short group still steps
+    with pytest.raises(TaskError, match="grad_accum"):
+        DistillConfig(grad_accum=0).validate()
