@@ -64,7 +64,8 @@ def flow_run_states(task_name: str | None = None, flow_run_ids: list[str] | None
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter, FlowRunFilterId, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 
     with get_client(sync_client=True) as client:
@@ -73,9 +74,14 @@ def flow_run_states(task_name: str | None = None, flow_run_ids: list[str] | None
         else:
             # One query per deployment: the sync deployment runs every few seconds and would
             # otherwise push the (rarer, longer) training runs out of the newest ``limit``.
+            # The interval schedule also keeps future sync runs queued: leave those out.
             runs = []
             for d in DEPLOYMENTS:
-                runs += client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[d.split("/")[1]])), sort=FlowRunSort.START_TIME_DESC, limit=limit)
+                flt = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(not_any_=[StateType.SCHEDULED]))) if d == SYNC else None
+                runs += client.read_flow_runs(
+                    flow_run_filter=flt, deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[d.split("/")[1]])),
+                    sort=FlowRunSort.START_TIME_DESC, limit=limit,
+                )
             epoch = datetime.min.replace(tzinfo=timezone.utc)
             runs.sort(key=lambda r: r.start_time or r.expected_start_time or epoch, reverse=True)
         # read_flow by id: the sync client's read_flows sends null filters, which the server rejects.

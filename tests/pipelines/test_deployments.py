@@ -60,3 +60,23 @@ def test_kubernetes_gpu_template_is_accepted_by_a_prefect_server(prefect_api):
         assert pool.base_job_template["variables"]["properties"]["gpu_count"]["default"] == 1
         local = c.create_work_pool(WorkPoolCreate(name="factory-local-test", type="process"), overwrite=True)
         assert local.type == "process"
+
+
+def test_run_states_keep_finished_runs_behind_a_wall_of_scheduled_sync_runs(prefect_api):
+    """The sync schedule queues many future runs; the run list must still show what ran."""
+    from datetime import datetime, timedelta, timezone
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed, Scheduled
+
+    _prod, _it, sync = deployments.build(sync_interval=5)
+    dep_id = sync.apply()
+    with get_client(sync_client=True) as c:
+        done = c.create_flow_run_from_deployment(dep_id, state=Scheduled())
+        c.set_flow_run_state(done.id, Completed(), force=True)
+        soon = datetime.now(timezone.utc) + timedelta(minutes=1)
+        for i in range(12):
+            c.create_flow_run_from_deployment(dep_id, state=Scheduled(scheduled_time=soon + timedelta(seconds=5 * i)))
+    states = deployments.flow_run_states(limit=10)
+    assert any(s["id"] == str(done.id) and s["state"] == "COMPLETED" and s["flow"] == "sync-queues" for s in states)
+    assert all(s["state"] != "SCHEDULED" for s in states if s["flow"] == "sync-queues")
