@@ -32,6 +32,7 @@ class BenchBudget:
     """Caps for one benchmark run; ``quick`` and full presets below."""
 
     test: int | None
+    dev: int | None  # model selection set cap (seeded sample): SST-2 and BANKING77 ship 872 and 1,540 dev texts
     pool: int
     synthetic_per_label: int
     synthetic_cap: int | None  # most candidates in all; many-label tasks get total=cap spread over labels
@@ -40,8 +41,8 @@ class BenchBudget:
     setfit_iterations: int
 
 
-QUICK = BenchBudget(test=600, pool=400, synthetic_per_label=12, synthetic_cap=60, teacher_epochs=6, student_epochs=6, setfit_iterations=10)
-FULL = BenchBudget(test=None, pool=3000, synthetic_per_label=64, synthetic_cap=None, teacher_epochs=8, student_epochs=10, setfit_iterations=20)
+QUICK = BenchBudget(test=600, dev=300, pool=400, synthetic_per_label=12, synthetic_cap=60, teacher_epochs=6, student_epochs=6, setfit_iterations=10)
+FULL = BenchBudget(test=None, dev=None, pool=3000, synthetic_per_label=64, synthetic_cap=None, teacher_epochs=8, student_epochs=10, setfit_iterations=20)
 
 
 def _split_seconds(t0: float) -> float:
@@ -72,11 +73,17 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, budget: BenchBudget | None = 
 
     b = budget or (QUICK if quick else FULL)
     rng = random.Random(seed)
-    test = spec.test[: b.test] if b.test else spec.test
+    # Seeded samples, not heads: BANKING77's files are sorted by label (its first 600 test rows hold 15 of 77).
+    test = list(spec.test)
+    if b.test and len(test) > b.test:
+        test = random.Random(seed + 2).sample(test, b.test)
     pool = list(spec.unlabeled)
     rng.shuffle(pool)
     pool = pool[: b.pool]
-    spec_run = replace(spec, unlabeled=pool)
+    dev = list(spec.dev)
+    if b.dev and len(dev) > b.dev:
+        dev = random.Random(seed + 1).sample(dev, b.dev)
+    spec_run = replace(spec, unlabeled=pool, dev=dev)
     work = Path(workdir or tempfile.mkdtemp(prefix=f"bench-{spec.name}-"))
     rows: list[dict] = []
     stage_seconds: dict[str, float] = {}
@@ -150,6 +157,7 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, budget: BenchBudget | None = 
         "stage_seconds": stage_seconds,
         "pool": len(pool),
         "test_rows": len(test),
+        "dev_rows": len(dev),
         "synthetic": {"kept": len(gen.samples), "report": gen.report},
     }
     return {"results": rows, **extra}
