@@ -38,7 +38,13 @@ def _run_production(ws, task: str, cfg: dict, resume: bool) -> dict:
         services.apply_env(ws)  # before prefect is imported: its settings are read from the environment
         from pipelines.flows import production
 
-        return production(task_name=task, config=cfg, resume=resume)
+        try:
+            return production(task_name=task, config=cfg, resume=resume)
+        finally:
+            # Send the flow's last log batch while the Prefect server is still up.
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=10)
 
 
 def _report(out: dict) -> None:
