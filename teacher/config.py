@@ -39,6 +39,9 @@ class TeacherConfig:
     train_layers: int | None = 6  # train only the top N transformer layers; None = all of them
     freeze_embeddings: bool = True  # the 262k-row embedding is most of the model and tied to the head
     eval_every: int | None = None  # optimizer steps between dev evaluations; None = once an epoch
+    # dev texts the best step is picked on (a seeded sample, every label kept when dev is larger);
+    # calibration always uses all of dev. Scoring dev after every epoch dominated adaptation on CPU.
+    select_dev: int | None = 200
     # self-training on the unlabeled pool (iPET style): label, keep the confident, retrain
     self_train_rounds: int = 0
     self_train_pool: int = 256
@@ -74,6 +77,8 @@ class TeacherConfig:
             raise TaskError("a learning rate between 0 and 1", repr(self.lr), "typical values are 1e-5 .. 1e-4", where="TeacherConfig.lr")
         if not (0 <= self.warmup_ratio < 1) or not (0 <= self.label_smoothing < 1):
             raise TaskError("warmup_ratio and label_smoothing in [0, 1)", f"{self.warmup_ratio}, {self.label_smoothing}", "use e.g. 0.1 and 0.0", where="TeacherConfig")
+        if self.select_dev is not None and (not isinstance(self.select_dev, int) or self.select_dev < 1):
+            raise TaskError("None or a positive number of dev texts", repr(self.select_dev), "pass None to select on all of dev", where="TeacherConfig.select_dev")
         if self.train_layers is not None and (not isinstance(self.train_layers, int) or self.train_layers < 1):
             raise TaskError("None or a positive number of top layers", repr(self.train_layers), "pass None to train every layer", where="TeacherConfig.train_layers")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from teacher.calibration import nll
 from teacher.config import TeacherConfig
+from teacher.frozen import lower_states, split_layer, upper_scores
 from teacher.scoring import VerbalizerScorer, _base, length_batches
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,17 @@ def score_rows(scorer: VerbalizerScorer, rows: list[list[int]], batch_size: int,
     return out
 
 
+def _score_states(scorer: VerbalizerScorer, states: list[torch.Tensor], split: int, batch_size: int) -> np.ndarray:
+    out = np.zeros((len(states), len(scorer.label_seqs)), dtype=np.float64)
+    was_training = scorer.model.training
+    scorer.model.eval()
+    with torch.inference_mode():
+        for idx in length_batches([s.shape[0] for s in states], batch_size):
+            out[idx] = upper_scores(scorer, [states[i] for i in idx], split).float().cpu().numpy()
+    scorer.model.train(was_training)
+    return out
+
+
 def finetune(
     scorer: VerbalizerScorer,
     train_rows: list[list[int]],
@@ -82,11 +94,20 @@ def finetune(
     history: list[dict] = []
     best: dict = {"key": None, "state": None, "step": 0}
     dev_y_arr = np.asarray(dev_y)
+    t0 = time.perf_counter()
+    # Frozen embedding and lower layers: their output is computed once, steps run the top layers only.
+    split = split_layer(scorer, cfg.train_layers, cfg.freeze_embeddings)
+    train_states = lower_states(scorer, train_rows, split, cfg.eval_batch_size) if split is not None else None
+    dev_states = lower_states(scorer, dev_rows, split, cfg.eval_batch_size) if train_states is not None and dev_rows else None
+    if train_states is None:
+        split = None
+    else:
+        log.info("cached the frozen layers' output for %d train and %d dev prompts in %.0f s", len(train_rows), len(dev_rows), time.perf_counter() - t0)
 
     def evaluate(step: int, train_loss: float | None) -> None:
         if not dev_rows:
             return
-        s = score_rows(scorer, dev_rows, cfg.eval_batch_size)
+        s = _score_states(scorer, dev_states, split, cfg.eval_batch_size) if dev_states is not None else score_rows(scorer, dev_rows, cfg.eval_batch_size)
         acc = float((s.argmax(1) == dev_y_arr).mean())
         loss = nll(s, dev_y_arr)
         history.append({"step": step, "dev_accuracy": acc, "dev_nll": loss, "train_loss": train_loss})
@@ -95,7 +116,6 @@ def finetune(
         if best["key"] is None or key > best["key"]:
             best.update(key=key, step=step, state={n: p.detach().clone() for n, p in model.named_parameters() if n in names})
 
-    t0 = time.perf_counter()
     evaluate(0, None)  # the unadapted prompt is a candidate too
     model.train()
     step, running = 0, []
@@ -105,7 +125,10 @@ def finetune(
         rng.shuffle(order)
         for i in range(0, len(order), cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
-            scores = scorer.scores([train_rows[j] for j in idx])
+            if train_states is not None:
+                scores = upper_scores(scorer, [train_states[j] for j in idx], split)
+            else:
+                scores = scorer.scores([train_rows[j] for j in idx])
             loss = loss_fn(scores, torch.tensor([train_y[j] for j in idx], device=scores.device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -128,4 +151,11 @@ def finetune(
                     p.copy_(best["state"][n])
     for p in model.parameters():
         p.requires_grad_(False)
-    return {"history": history, "best_step": best["step"], "trained": sorted(names), "seconds": time.perf_counter() - t0, "steps": total}
+    return {
+        "history": history,
+        "best_step": best["step"],
+        "trained": sorted(names),
+        "seconds": time.perf_counter() - t0,
+        "steps": total,
+        "frozen_prefix_cache": split is not None,
+    }

@@ -177,12 +177,15 @@ def adapt(spec: TaskSpec, config: TeacherConfig | None = None, out_dir: str | Pa
         gold_texts, gold_y = [e.text for e in spec.gold], [index[e.label] for e in spec.gold]
         names = set(set_trainable(model, cfg))
         initial = {n: p.detach().clone() for n, p in model.named_parameters() if n in names} if cfg.self_train_rounds else {}
-        report = finetune(teacher.scorer, teacher.rows(gold_texts), gold_y, teacher.rows(dev_texts), dev_y, cfg)
+        sel = selection_sample(dev_y, cfg.select_dev, cfg.seed)
+        sel_rows, sel_y = teacher.rows([dev_texts[i] for i in sel]), [dev_y[i] for i in sel]
+        report = finetune(teacher.scorer, teacher.rows(gold_texts), gold_y, sel_rows, sel_y, cfg)
+        report["select_dev"] = len(sel)
         rounds = [report]
         for r in range(cfg.self_train_rounds):
             pseudo_texts, pseudo_y = _pseudo_labels(teacher, spec, cfg, seed=cfg.seed + r)
             _restore(model, initial)
-            report = finetune(teacher.scorer, teacher.rows(gold_texts + pseudo_texts), gold_y + pseudo_y, teacher.rows(dev_texts), dev_y, cfg)
+            report = finetune(teacher.scorer, teacher.rows(gold_texts + pseudo_texts), gold_y + pseudo_y, sel_rows, sel_y, cfg)
             report["pseudo_labeled"] = len(pseudo_texts)
             rounds.append(report)
         teacher.trained = report["trained"]
@@ -206,6 +209,21 @@ def adapt(spec: TaskSpec, config: TeacherConfig | None = None, out_dir: str | Pa
     if out_dir is not None:
         teacher.save(out_dir)
     return teacher
+
+
+def selection_sample(y: list[int], cap: int | None, seed: int) -> list[int]:
+    """Indices of at most ``cap`` dev items, spread over labels in proportion (each label keeps at least one)."""
+    if cap is None or len(y) <= cap:
+        return list(range(len(y)))
+    rng = random.Random(seed)
+    by_label: dict[int, list[int]] = {}
+    for i, k in enumerate(y):
+        by_label.setdefault(k, []).append(i)
+    chosen = []
+    for k, idx in sorted(by_label.items()):
+        rng.shuffle(idx)
+        chosen += idx[: max(1, round(cap * len(idx) / len(y)))]
+    return sorted(chosen)
 
 
 def _restore(model, state: dict) -> None:
