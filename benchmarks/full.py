@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.baselines import setfit_baseline, tfidf_lr
-from benchmarks.generator import TEXT_NAMES
 from benchmarks.record import result_row
+from benchmarks.tasks import TEXT_NAMES, template, with_verbalizers
 from factory.spec import TaskSpec
 
 
@@ -67,6 +67,7 @@ def _student_row(system: str, art, test, out_dir: Path, seconds: float, **extra)
 
 def run(spec: TaskSpec, *, quick: bool, seed: int, budget: BenchBudget | None = None, workdir: str | Path | None = None) -> dict:
     """Run every system on ``spec``; returns ``{"results": rows, "stage_seconds": ..., ...}``."""
+    spec = with_verbalizers(spec)
     from generator import GeneratorConfig, generate
     from student import DistillConfig, DistillData, distill
     from teacher import TeacherConfig, adapt
@@ -92,7 +93,7 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, budget: BenchBudget | None = 
 
     # Teacher: prompt-based fine-tuning on gold, selection and calibration on dev.
     t0 = time.perf_counter()
-    teacher = adapt(spec_run, TeacherConfig(mode="finetune", epochs=b.teacher_epochs, seed=seed, progress=False), out_dir=work / "teacher")
+    teacher = adapt(spec_run, TeacherConfig(mode="finetune", template=template(spec), epochs=b.teacher_epochs, seed=seed, progress=False), out_dir=work / "teacher")
     stage_seconds["teacher_adapt"] = _split_seconds(t0)
     t0 = time.perf_counter()
     res = teacher.label([e.text for e in test])

@@ -22,11 +22,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.record import result_row
+from benchmarks.tasks import TEXT_NAMES, template, with_verbalizers
 from factory.spec import TaskSpec
 
-# What a text is called in the few-shot lines, and how sure the teacher must be.
-TEXT_NAMES = {"eprstmt": "商品评论", "tnews": "新闻标题", "sst2": "movie review", "banking77": "customer message"}
-TEACHER_TEMPLATES = {"eprstmt": "评论:{text}\n总体评价:", "tnews": "新闻标题:{text}\n新闻类别:"}
 
 
 @dataclass
@@ -73,6 +71,7 @@ def _summary(report: dict) -> dict:
 
 def run(spec: TaskSpec, *, quick: bool, seed: int, budget: GenBenchBudget | None = None, workdir: str | Path | None = None) -> list[dict]:
     """Benchmark rows for the generator on ``spec`` (see the module docstring)."""
+    spec = with_verbalizers(spec)
     from generator import generate
     from student import DistillConfig, DistillData, distill, evaluate
     from teacher import Teacher, TeacherConfig, adapt
@@ -91,7 +90,7 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, budget: GenBenchBudget | None
     if (tdir / "teacher.json").is_file():  # a rerun in the same workdir reuses the adapted teacher
         teacher = Teacher.load(tdir)
     else:
-        tcfg = TeacherConfig(mode="finetune", template=TEACHER_TEMPLATES.get(spec.name), epochs=b.teacher_epochs, seed=seed, progress=False)
+        tcfg = TeacherConfig(mode="finetune", template=template(spec), epochs=b.teacher_epochs, seed=seed, progress=False)
         teacher = adapt(spec_run, tcfg, out_dir=tdir)
     teacher_s = time.perf_counter() - t0
     pool_probs = teacher.label([e.text for e in spec_run.unlabeled]).probs

@@ -22,11 +22,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.record import result_row
+from benchmarks.tasks import template, with_verbalizers
 from factory.atomic import atomic_write_json
 from factory.spec import TaskSpec
 from student import DistillConfig, DistillData, distill, evaluate, export_artifact
 
-TEMPLATES = {"eprstmt": "评论:{text}\n总体评价:", "tnews": "新闻标题:{text}\n新闻类别:"}
 QUICK = {"test": 200, "pool": 300, "epochs": 3, "layers": 2}
 FULL = {"test": None, "pool": 2000, "epochs": 6, "layers": 4}
 
@@ -46,7 +46,7 @@ def _teacher(spec: TaskSpec, quick: bool, seed: int, work: Path):
     for d in [Path(saved)] if saved else [work / "teacher"]:
         if (d / "teacher.json").is_file():
             return Teacher.load(d)
-    cfg = TeacherConfig(mode="finetune", template=TEMPLATES.get(spec.name), seed=seed, epochs=4 if quick else 8)
+    cfg = TeacherConfig(mode="finetune", template=template(spec), seed=seed, epochs=4 if quick else 8)
     return adapt(spec, cfg, out_dir=work / "teacher")
 
 
@@ -82,6 +82,7 @@ def _student_row(system: str, data: DistillData, cfg: DistillConfig, spec: TaskS
 
 def run(spec: TaskSpec, *, quick: bool, seed: int) -> list[dict]:
     """Benchmark rows (benchmarks.record.result_row) for the student stage on ``spec.test``."""
+    spec = with_verbalizers(spec)
     import numpy as np
     from sklearn.metrics import f1_score
 

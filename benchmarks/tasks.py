@@ -1,0 +1,33 @@
+"""Per-task prompt settings shared by every benchmark (one place, so all stages see the same teacher).
+
+Templates were picked on dev_0 in the teacher sweep; tasks not listed use the
+teacher's language defaults. ``TEXT_NAMES`` is what a text is called in the
+generator's few-shot lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from factory.spec import TaskSpec
+
+TEMPLATES = {
+    "eprstmt": "评论:{text}\n总体评价:",
+    "tnews": "新闻标题:{text}\n新闻类别:",
+}
+TEXT_NAMES = {"eprstmt": "商品评论", "tnews": "新闻标题", "sst2": "movie review", "banking77": "customer message"}
+# Verbalizer words replacing the label names of the data, per task and label id.
+VERBALIZERS: dict[str, dict[str, tuple[str, ...]]] = {}
+
+
+def template(spec: TaskSpec) -> str | None:
+    """The teacher prompt for ``spec`` (None = the teacher's default for its language)."""
+    return TEMPLATES.get(spec.name)
+
+
+def with_verbalizers(spec: TaskSpec) -> TaskSpec:
+    """``spec`` with this module's verbalizer words for its labels (unchanged for tasks not listed)."""
+    words = VERBALIZERS.get(spec.name)
+    if not words:
+        return spec
+    return replace(spec, labels=[replace(lab, verbalizer=words.get(lab.id, lab.verbalizer)) for lab in spec.labels])
