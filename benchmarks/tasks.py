@@ -17,7 +17,13 @@ TEMPLATES = {
 }
 TEXT_NAMES = {"eprstmt": "商品评论", "tnews": "新闻标题", "sst2": "movie review", "banking77": "customer message"}
 # Verbalizer words replacing the label names of the data, per task and label id.
-VERBALIZERS: dict[str, dict[str, tuple[str, ...]]] = {}
+# TNEWS: 房产 and 电竞 are two Gemma tokens each; the one-token 房子 and 游戏 score the
+# same zero-shot on dev_0 (49.2 vs 50.4 %, 240 texts) and let every label be read from
+# one position, so labeling skips the continuation pass and fine-tuning runs only the
+# trained layers (teacher/frozen.py): 1.8x faster zero-shot labeling of dev_0.
+VERBALIZERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "tnews": {"106": ("房子",), "116": ("游戏",)},
+}
 
 
 def template(spec: TaskSpec) -> str | None:
