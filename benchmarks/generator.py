@@ -79,7 +79,9 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, budget: GenBenchBudget | None
     b = budget or (QUICK if quick else FULL)
     per_label = b.per_label if not (quick and len(spec.labels) > 4) else QUICK_MANY_LABELS
     rng = random.Random(seed)
-    test = spec.test[: b.test] if b.test else list(spec.test)
+    test = list(spec.test)
+    if b.test and len(test) > b.test:  # seeded sample, as in the full benchmark
+        test = random.Random(seed + 2).sample(test, b.test)
     pool = list(spec.unlabeled)
     rng.shuffle(pool)
     spec_run = replace(spec, unlabeled=pool[: b.pool])

@@ -11,6 +11,9 @@ Mode = Literal["zero-shot", "icl", "finetune"]
 MODES = ("zero-shot", "icl", "finetune")
 CALIBRATIONS = ("auto", "none", "temperature", "contextual", "contextual+temperature")
 AGGREGATES = ("mean", "sum")
+MULTI_TOKEN = ("auto", "sequence", "embedding")
+# With more multi-token labels than this, "auto" reads labels at one position (see VerbalizerScorer).
+AUTO_EMBEDDING_ABOVE = 8
 
 
 @dataclass
@@ -27,6 +30,9 @@ class TeacherConfig:
     mode: Mode = "finetune"
     template: str | None = None  # must contain "{text}"; None = the language's default
     aggregate: str = "mean"  # how a multi-token verbalizer's token log-probs combine
+    # multi-token verbalizers: "sequence" = teacher-forced log-prob of every token (exact, costly with many labels),
+    # "embedding" = one position, mean of the tokens' head rows; "auto" = embedding above 8 multi-token labels
+    multi_token: str = "auto"
     max_length: int = 128  # tokens kept from each text (prompt words come on top)
     icl_shots: int = 2  # demonstrations per label for mode="icl"
     # prompt-based fine-tuning (mode="finetune")
@@ -63,6 +69,8 @@ class TeacherConfig:
             raise TaskError("a template containing '{text}'", repr(self.template), "write the prompt with a {text} placeholder, e.g. '评论:{text}\\n总体评价:'", where="TeacherConfig.template")
         if self.aggregate not in AGGREGATES:
             raise TaskError(f"aggregate one of {AGGREGATES}", repr(self.aggregate), "use 'mean' (length-normalised) or 'sum'", where="TeacherConfig.aggregate")
+        if self.multi_token not in MULTI_TOKEN:
+            raise TaskError(f"multi_token one of {MULTI_TOKEN}", repr(self.multi_token), "use 'auto'", where="TeacherConfig.multi_token")
         if self.calibration not in CALIBRATIONS:
             raise TaskError(f"calibration one of {CALIBRATIONS}", repr(self.calibration), "use 'auto' to pick on dev", where="TeacherConfig.calibration")
         for name in ("max_length", "batch_size", "eval_batch_size", "epochs", "self_train_pool", "self_train_per_label"):

@@ -7,9 +7,10 @@ once per gold and dev prompt; each training step and each dev evaluation then
 runs 6 layers instead of 18 (about 3× less forward work, same numbers up to
 float rounding).
 
-Only single-token verbalizers are served this way: a multi-token label is
-scored on top of the prompt's KV cache in every layer, which the cached
-hidden states do not hold; those tasks take the normal path.
+Only labels read at one position are served this way (single-token
+verbalizers, or ``multi_token="embedding"``): a teacher-forced multi-token
+label is scored on top of the prompt's KV cache in every layer, which the
+cached hidden states do not hold; those tasks take the normal path.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 
 import torch
 
-from teacher.scoring import VerbalizerScorer, _base, _head, _softcap, length_batches
+from teacher.scoring import VerbalizerScorer, _base, _head, length_batches
 
 # Above this many cached floats (4 bytes each) the cache is not worth the memory: 256M floats = 1 GiB.
 MAX_CACHED_FLOATS = 256 * 1024 * 1024
@@ -111,5 +112,4 @@ def upper_scores(scorer: VerbalizerScorer, states: list[torch.Tensor], split: in
     h, mask, pos = _padded(states, scorer.device)
     with _only_layers(model, range(split, len(_base(model).layers))):
         out = _base(model)(inputs_embeds=h, attention_mask=mask, position_ids=pos, use_cache=False)
-    last = out.last_hidden_state[:, -1]
-    return _softcap(model, last @ _head(model)[scorer.first.to(last.device)].T).float()
+    return scorer.label_logits(out.last_hidden_state[:, -1])

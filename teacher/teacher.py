@@ -14,7 +14,7 @@ from factory.atomic import atomic_write_bytes, atomic_write_json
 from factory.errors import TaskError
 from factory.spec import Label, TaskSpec
 from teacher.calibration import Calibration, expected_calibration_error, fit_calibration
-from teacher.config import TeacherConfig
+from teacher.config import AUTO_EMBEDDING_ABOVE, TeacherConfig
 from teacher.prompts import PromptBuilder, default_template, pick_demonstrations
 
 WEIGHTS = "teacher.safetensors"
@@ -53,6 +53,13 @@ def _load_model(cfg: TeacherConfig, language: str):
     return name, model, tok
 
 
+def multi_token_mode(cfg: TeacherConfig, label_seqs: list[list[int]]) -> str:
+    """The scoring of multi-token labels that ``cfg.multi_token`` resolves to for these verbalizers."""
+    if cfg.multi_token != "auto":
+        return cfg.multi_token
+    return "embedding" if sum(len(s) > 1 for s in label_seqs) > AUTO_EMBEDDING_ABOVE else "sequence"
+
+
 class Teacher:
     """An adapted causal LM that labels texts. Build one with :func:`adapt` or :meth:`Teacher.load`."""
 
@@ -62,7 +69,9 @@ class Teacher:
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.labels, self.language, self.template = list(labels), language, template
         self.builder = PromptBuilder(tokenizer, template, self.labels, max_length=config.max_length, demos=tuple(tuple(d) for d in demos))
-        self.scorer = VerbalizerScorer(model, self.builder.label_token_ids, pad_id=tokenizer.pad_token_id, aggregate=config.aggregate)
+        self.scorer = VerbalizerScorer(
+            model, self.builder.label_token_ids, pad_id=tokenizer.pad_token_id, aggregate=config.aggregate, multi_token=multi_token_mode(config, self.builder.label_token_ids)
+        )
         # A long shared prefix (demonstrations) is run once and reused from its KV cache.
         self._cached_prefix = len(self.builder.prefix_ids) > 1
         self.scorer.set_prefix(self.builder.prefix_ids if self._cached_prefix else [])
