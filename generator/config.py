@@ -36,6 +36,8 @@ class GeneratorConfig:
     top_p: float = 0.95
     max_new_tokens: int = 64
     batch_size: int = 8
+    # sample only tokens that occur in the task's texts and prompts (gold, up to 2,000 pool texts)
+    domain_vocab: bool = True
     # filters
     min_chars: int = 4
     max_chars: int | None = None  # None: twice the longest gold text (at least 32)

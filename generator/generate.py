@@ -20,7 +20,7 @@ from factory.spec import TaskSpec, validate_task
 from generator.config import GeneratorConfig
 from generator.diversity import diversity
 from generator.prompts import PromptBuilder
-from generator.sampling import sample_lines
+from generator.sampling import domain_token_ids, sample_lines
 from generator.screen import screen
 
 
@@ -72,6 +72,9 @@ def schedule(budget: dict[str, int]) -> list[str]:
     return order
 
 
+DOMAIN_POOL_TEXTS = 2000  # pool texts whose tokens join the sampling vocabulary
+
+
 def generate(
     spec: TaskSpec,
     cfg: GeneratorConfig | None = None,
@@ -121,7 +124,10 @@ def generate_with(
     intended = schedule(budget)
     prompts = [builder.prompt(lab) for lab in intended]
     t0 = time.perf_counter()
-    raw = sample_lines(model, tokenizer, prompts, cfg, chat=builder.chat, seed=seed, progress=progress)
+    allowed = None
+    if cfg.domain_vocab:
+        allowed = domain_token_ids(tokenizer, prompts + [e.text for e in spec.unlabeled[:DOMAIN_POOL_TEXTS]])
+    raw = sample_lines(model, tokenizer, prompts, cfg, chat=builder.chat, seed=seed, progress=progress, allowed_ids=allowed)
     gen_s = time.perf_counter() - t0
     texts = [builder.clean(r, lab) for r, lab in zip(raw, intended)]
     t1 = time.perf_counter()

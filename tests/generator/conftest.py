@@ -65,8 +65,14 @@ def en_spec():
 
 @pytest.fixture
 def permissive():
-    """Filter settings that let a random-weight model's gibberish reach the later stages (dedup, teacher)."""
-    return dict(min_chars=1, max_chars=500, min_distinct_ngrams=0.0, language_ratio=0.0, gold_overlap=1.0, dup_threshold=1.0, max_new_tokens=6, batch_size=4)
+    """Filter settings that let a random-weight model's gibberish reach the later stages (dedup, teacher).
+
+    ``domain_vocab=False``: inside a Chinese task's vocabulary a byte-level tokenizer offers mostly
+    byte fragments, which random weights string into broken characters that never reach the teacher.
+    """
+    return dict(
+        min_chars=1, max_chars=500, min_distinct_ngrams=0.0, language_ratio=0.0, gold_overlap=1.0, dup_threshold=1.0, max_new_tokens=6, batch_size=4, domain_vocab=False
+    )
 
 
 @pytest.fixture(scope="session")

@@ -67,3 +67,34 @@ def test_teacher_with_wrong_label_count_is_refused(zh_spec, make_cfg):
 
     with pytest.raises(ValueError, match="one column per label"):
         generate(zh_spec, make_cfg(per_label=1), teacher=ThreeWay(), progress=False)
+
+
+def test_domain_vocabulary_keeps_samples_inside_the_tasks_tokens(zh_spec, tiny_lm_dir, permissive):
+    import torch
+
+    from generator import GeneratorConfig
+    from generator.sampling import domain_token_ids, restricted_head, sample_lines
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_lm_dir)
+    tok = AutoTokenizer.from_pretrained(tiny_lm_dir)
+    allowed = domain_token_ids(tok, [e.text for e in zh_spec.gold])
+    assert tok.eos_token_id in allowed and len(allowed) < len(tok) // 10
+    # The restricted head gives the full head's logits on allowed tokens and -inf elsewhere.
+    h = torch.randn(3, model.config.hidden_size)
+    full = model.get_output_embeddings()(h)
+    with restricted_head(model, allowed):
+        sub = model.get_output_embeddings()(h)
+    assert model.get_output_embeddings().weight is not None  # the original head is back
+    torch.testing.assert_close(sub[:, allowed], full[:, allowed])
+    others = torch.ones(len(tok), dtype=torch.bool)
+    others[allowed] = False
+    assert torch.isinf(sub[:, others]).all()
+    enc = tok(["评论:质量很差\n评论:"] * 4, return_tensors="pt")
+    torch.manual_seed(0)
+    with restricted_head(model, allowed), torch.inference_mode():
+        gen = model.generate(**enc, do_sample=True, max_new_tokens=12, pad_token_id=tok.eos_token_id)
+    new = gen[:, enc["input_ids"].shape[1] :]
+    assert new.numel() and set(new.flatten().tolist()) <= set(allowed)
+    lines = sample_lines(model, tok, ["评论:质量很差\n评论:"] * 2, GeneratorConfig(per_label=1, **permissive), chat=False, seed=0, progress=False, allowed_ids=allowed)
+    assert len(lines) == 2
