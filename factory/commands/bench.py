@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import statistics
 from typing import Optional
 
@@ -28,6 +29,7 @@ def bench(
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="print the benchmark record as JSON"),
     out: str = typer.Option("bench-results", "--out", help="folder where the JSON record is saved"),
+    workdir: Optional[str] = typer.Option(None, "--workdir", help="keep models here (whole-factory runs reuse an adapted teacher found there); default: a temp folder"),
 ):
     """Run a benchmark with the FewCLUE protocol (gold=train_k, select on dev_k, report test_public)."""
     from benchmarks.record import make_record, print_record, save_record
@@ -39,7 +41,8 @@ def bench(
     records = []
     for k in _parse_splits(splits):
         spec = load_benchmark_task(task, split=k, data=data, shots=shots, seed=seed)
-        out_rows = module.run(spec, quick=quick, seed=seed)
+        kwargs = {"workdir": f"{workdir}/split{k}"} if workdir and "workdir" in inspect.signature(module.run).parameters else {}
+        out_rows = module.run(spec, quick=quick, seed=seed, **kwargs)
         # A benchmark returns its rows, or a dict of rows plus extra record fields.
         extra = dict(out_rows) if isinstance(out_rows, dict) else {"results": out_rows}
         rows = extra.pop("results")
