@@ -202,7 +202,9 @@ def run_training(job: TrainJob) -> StudentArtifact:
     dev_ids = tok([t for t, _ in data.dev], truncation=True, max_length=cfg.max_length)["input_ids"] if data.dev else []
     dev_rows = [{"ids": e, "label": index[y]} for e, (_, y) in zip(dev_ids, data.dev)]
     collate = _collate(tok.pad_token_id if tok.pad_token_id is not None else 0)
-    sampler = EpochSampler(len(rows), cfg.seed, lengths=[len(r["ids"]) for r in rows], batch_size=cfg.batch_size)
+    # Grouped by the global batch: Accelerate deals consecutive per-device batches to the processes, so
+    # N processes then see exactly the texts of the 1-process run's batches and learn the same model.
+    sampler = EpochSampler(len(rows), cfg.seed, lengths=[len(r["ids"]) for r in rows], batch_size=cfg.batch_size * accelerator.num_processes)
     train_dl = DataLoader(rows, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate)
     dev_dl = DataLoader(dev_rows, batch_size=cfg.eval_batch_size, collate_fn=collate)
     head = [n for n, _ in model.named_parameters() if n.startswith(("score.", "classifier.", "pre_classifier."))]
