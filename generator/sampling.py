@@ -52,43 +52,37 @@ def domain_token_ids(tokenizer, texts: Iterable[str]) -> list[int]:
     return sorted(ids)
 
 
-class _SubsetHead:
+def _subset_head(weight, ids: list[int]):
     """LM head computing only the rows of ``ids``; every other token gets -inf (never sampled).
 
-    Gemma-3's head has 262k rows: over half of each decoding step. A task's own
-    texts use a few thousand tokens, so sampling inside them is ~2× faster and
-    cannot wander into other scripts.
+    Gemma-3's head has 262k rows; a task's own texts use a few thousand tokens,
+    so sampling inside them skips most of the head and cannot wander into other scripts.
     """
+    import torch
 
-    def __init__(self, weight, ids: list[int]):
-        import torch
+    class SubsetHead(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.vocab = weight.shape[0]
+            self.register_buffer("ids", torch.tensor(ids, device=weight.device), persistent=False)
+            self.register_buffer("rows", weight.detach()[self.ids].clone(), persistent=False)
 
-        self.vocab = weight.shape[0]
-        self.ids = torch.tensor(ids, device=weight.device)
-        self.rows = weight.detach()[self.ids].clone()
+        def forward(self, h):
+            out = h.new_full((*h.shape[:-1], self.vocab), float("-inf"))
+            out[..., self.ids] = h @ self.rows.T
+            return out
 
-    def __call__(self, h):
-        out = h.new_full((*h.shape[:-1], self.vocab), float("-inf"))
-        out[..., self.ids] = h @ self.rows.T
-        return out
+    return SubsetHead()
 
 
 @contextmanager
 def restricted_head(model, ids: list[int] | None):
     """Within the block, ``model`` samples only tokens in ``ids`` (no-op for None)."""
-    import torch
-
     if not ids:
         yield model
         return
     original = model.get_output_embeddings()
-    head = _SubsetHead(original.weight, ids)
-
-    class Head(torch.nn.Module):
-        def forward(self, h):
-            return head(h)
-
-    model.set_output_embeddings(Head())
+    model.set_output_embeddings(_subset_head(original.weight, ids))
     try:
         yield model
     finally:

@@ -44,28 +44,26 @@ def set_trainable(model, cfg: TeacherConfig) -> list[str]:
     return [n for n, p in model.named_parameters() if p.requires_grad]
 
 
-def score_rows(scorer: VerbalizerScorer, rows: list[list[int]], batch_size: int, progress: bool = False, desc: str = "scoring") -> np.ndarray:
-    """(n, L) label scores for prompt rows, in length-bucketed batches under inference mode."""
-    out = np.zeros((len(rows), len(scorer.label_seqs)), dtype=np.float64)
+def _batched(scorer: VerbalizerScorer, lengths: list[int], score, batch_size: int, progress: bool = False, desc: str = "scoring") -> np.ndarray:
+    """(n, L) label scores: ``score(indices)`` on length-bucketed batches under inference mode."""
+    out = np.zeros((len(lengths), len(scorer.label_seqs)), dtype=np.float64)
     was_training = scorer.model.training
     scorer.model.eval()
-    batches = length_batches([len(r) for r in rows], batch_size)
     with torch.inference_mode():
-        for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
-            out[idx] = scorer.scores([rows[i] for i in idx]).float().cpu().numpy()
+        for idx in tqdm(length_batches(lengths, batch_size), desc=desc, disable=not progress, leave=False):
+            out[idx] = score(idx).float().cpu().numpy()
     scorer.model.train(was_training)
     return out
+
+
+def score_rows(scorer: VerbalizerScorer, rows: list[list[int]], batch_size: int, progress: bool = False, desc: str = "scoring") -> np.ndarray:
+    """(n, L) label scores for prompt rows, in length-bucketed batches under inference mode."""
+    return _batched(scorer, [len(r) for r in rows], lambda idx: scorer.scores([rows[i] for i in idx]), batch_size, progress, desc)
 
 
 def _score_states(scorer: VerbalizerScorer, states: list[torch.Tensor], split: int, batch_size: int) -> np.ndarray:
-    out = np.zeros((len(states), len(scorer.label_seqs)), dtype=np.float64)
-    was_training = scorer.model.training
-    scorer.model.eval()
-    with torch.inference_mode():
-        for idx in length_batches([s.shape[0] for s in states], batch_size):
-            out[idx] = upper_scores(scorer, [states[i] for i in idx], split).float().cpu().numpy()
-    scorer.model.train(was_training)
-    return out
+    """:func:`score_rows` for prompts whose frozen lower layers already ran (``teacher.frozen``)."""
+    return _batched(scorer, [s.shape[0] for s in states], lambda idx: upper_scores(scorer, [states[i] for i in idx], split), batch_size)
 
 
 def finetune(

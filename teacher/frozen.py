@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import torch
 
-from teacher.scoring import VerbalizerScorer, _base, _head, length_batches
+from teacher.scoring import VerbalizerScorer, _base, _head, left_pad, length_batches
 
 # Above this many cached floats (4 bytes each) the cache is not worth the memory: 256M floats = 1 GiB.
 MAX_CACHED_FLOATS = 256 * 1024 * 1024
@@ -84,24 +84,19 @@ def lower_states(scorer: VerbalizerScorer, rows: list[list[int]], split: int, ba
         hook = layers[split - 1].register_forward_hook(lambda _m, _i, o: captured.append(o[0] if isinstance(o, tuple) else o))
         try:
             for idx in length_batches([len(r) for r in rows], batch_size):
-                batch = [rows[i] for i in idx]
-                width = max(len(r) for r in batch)
-                ids = torch.full((len(batch), width), scorer.pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for j, r in enumerate(batch):
-                    ids[j, width - len(r) :] = torch.tensor(r)
-                    mask[j, width - len(r) :] = 1
+                ids, mask = left_pad([rows[i] for i in idx], scorer.pad_id)
+                width = ids.shape[1]
                 pos = (mask.cumsum(-1) - 1).clamp(min=0)
                 captured.clear()
                 dev = scorer.device
                 _base(model)(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev), use_cache=False)
                 h = captured[-1]
                 for j, i in enumerate(idx):
-                    # clone() leaves inference mode's tensor so autograd can use it later
-                    out[i] = h[j, width - len(rows[i]) :].clone()
+                    out[i] = h[j, width - len(rows[i]) :]
         finally:
             hook.remove()
     model.train(was_training)
+    # Cloned outside inference mode: autograd can then use them, and the batch tensors are freed.
     with torch.no_grad():
         return [t.clone() for t in out]
 

@@ -93,12 +93,7 @@ class VerbalizerScorer:
     def scores(self, rows: list[list[int]]) -> torch.Tensor:
         """(B, L) label scores for prompts ``rows`` (token ids, no padding); differentiable."""
         dev = self.device
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):  # left padding puts every prompt's last token at position -1
-            ids[i, width - len(r) :] = torch.tensor(r)
-            mask[i, width - len(r) :] = 1
+        ids, mask = left_pad(rows, self.pad_id)
         ids, mask = ids.to(dev), mask.to(dev)
         past, plen = None, 0
         if self._prefix is not None and not torch.is_grad_enabled():
@@ -144,6 +139,17 @@ class VerbalizerScorer:
         picked = _softcap(self.model, (h * w[tgt.reshape(-1)]).sum(-1)).float()
         token_lp = (picked - _log_normaliser(self.model, h)).reshape(batch * m, k)
         return (token_lp * valid).sum(-1).reshape(batch, m)
+
+
+def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T) ids and attention mask; left padding puts every prompt's last token at position -1."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r) :] = torch.tensor(r)
+        mask[i, width - len(r) :] = 1
+    return ids, mask
 
 
 def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
