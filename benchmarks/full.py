@@ -1,168 +1,120 @@
-"""The whole factory on a benchmark task, beside its baselines, in one run.
+"""The whole factory on a benchmark task, beside its baselines, in one run — through the recipe.
 
-Systems (DESIGN.md names): ``tfidf-lr``, ``teacher-finetuned`` (the teacher
-alone), ``student-gold`` (the student on the gold set alone),
-``factory-student-no-synthetic`` (gold + teacher soft labels on the pool),
-``factory-student`` (that plus filtered synthetic samples) and, for English,
-``setfit`` with the student's backbone. Model selection only ever looks at
-dev; test is scored once per system at the end.
+The factory's rows come from :func:`recipe.run_recipe`, the same steps the
+production flow runs as Prefect tasks; the ablations and baselines reuse its
+files (the spec with its seeded caps, the committee, the soft labels):
 
-``--quick`` caps the unlabeled pool, the synthetic budget, the epochs and the
-test set so EPRSTMT finishes in minutes on a 2-core CPU.
+- ``tfidf-lr`` and ``setfit`` (the best bundled backbone for the language) on the same gold and test;
+- one row per committee member (``teacher-embedding``, ``teacher-llm``) and ``teacher-committee``;
+- ``student-gold`` (gold alone), ``factory-student-no-synthetic`` (gold + the pool's soft labels),
+  ``factory-student`` (the recipe's published student: that plus filtered synthetic samples).
+
+Model selection only ever looks at dev; test is scored once per system at the end.
+Presets live in :data:`PRESETS` (``--quick`` or the full budget).
 """
 
 from __future__ import annotations
 
-import random
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.baselines import setfit_baseline, tfidf_lr
 from benchmarks.record import result_row
-from benchmarks.tasks import TEXT_NAMES, template, with_verbalizers
+from benchmarks.tasks import with_task_settings
 from factory.spec import TaskSpec
+from recipe import RecipeConfig, run_recipe
+from recipe import steps
+
+# Budgets per preset: the recipe's caps and stage settings, plus SetFit's pair iterations.
+PRESETS = {
+    "quick": {
+        "recipe": {"pool_cap": 2000, "dev_cap": 300, "test_cap": 600, "questions": 20, "generator": {"total": 80}, "student": {"epochs": 4}},
+        "setfit_iterations": 20,
+        "setfit_max_steps": 40,
+    },
+    "full": {
+        "recipe": {"pool_cap": 8000, "dev_cap": None, "test_cap": None, "questions": 20, "generator": {"per_label": 32}, "student": {"epochs": 6}},
+        "setfit_iterations": 20,
+        "setfit_max_steps": None,
+    },
+}
+SETFIT_BACKBONE = {"zh": "embeddinggemma-300m", "en": "embeddinggemma-300m"}
 
 
-@dataclass
-class BenchBudget:
-    """Caps for one benchmark run; ``quick`` and full presets below."""
-
-    test: int | None
-    dev: int | None  # model selection set cap (seeded sample): SST-2 and BANKING77 ship 872 and 1,540 dev texts
-    pool: int
-    synthetic_per_label: int
-    synthetic_cap: int | None  # most candidates in all; many-label tasks get total=cap spread over labels
-    teacher_epochs: int
-    student_epochs: int
-    setfit_iterations: int
-
-
-QUICK = BenchBudget(test=600, dev=300, pool=400, synthetic_per_label=12, synthetic_cap=60, teacher_epochs=6, student_epochs=6, setfit_iterations=10)
-FULL = BenchBudget(test=None, dev=None, pool=3000, synthetic_per_label=64, synthetic_cap=None, teacher_epochs=8, student_epochs=10, setfit_iterations=20)
-
-
-def _split_seconds(t0: float) -> float:
-    return round(time.perf_counter() - t0, 2)
-
-
-def _student_row(system: str, art, test, out_dir: Path, seconds: float, **extra) -> dict:
-    from student import evaluate
-
-    m = evaluate(art, test, out_dir)
-    return result_row(
-        system,
-        accuracy=m["accuracy"],
-        macro_f1=m["macro_f1"],
-        params=art.params,
-        seconds=seconds,
-        texts_per_second=m.get("texts_per_second"),
-        dev_accuracy=art.dev_metrics.get("accuracy"),
-        **extra,
-    )
-
-
-def run(spec: TaskSpec, *, quick: bool, seed: int, budget: BenchBudget | None = None, workdir: str | Path | None = None) -> dict:
-    """Run every system on ``spec``; returns ``{"results": rows, "stage_seconds": ..., ...}``."""
-    spec = with_verbalizers(spec)
-    from generator import GeneratorConfig, generate
-    from student import DistillConfig, DistillData, distill
-    from teacher import Teacher, TeacherConfig, adapt
-
-    b = budget or (QUICK if quick else FULL)
-    rng = random.Random(seed)
-    # Seeded samples, not heads: BANKING77's files are sorted by label (its first 600 test rows hold 15 of 77).
-    test = list(spec.test)
-    if b.test and len(test) > b.test:
-        test = random.Random(seed + 2).sample(test, b.test)
-    pool = list(spec.unlabeled)
-    rng.shuffle(pool)
-    pool = pool[: b.pool]
-    dev = list(spec.dev)
-    if b.dev and len(dev) > b.dev:
-        dev = random.Random(seed + 1).sample(dev, b.dev)
-    spec_run = replace(spec, unlabeled=pool, dev=dev)
-    work = Path(workdir or tempfile.mkdtemp(prefix=f"bench-{spec.name}-"))
-    rows: list[dict] = []
-    stage_seconds: dict[str, float] = {}
-
-    rows.append(tfidf_lr(spec_run, test))
-
-    # Teacher: prompt-based fine-tuning on gold, selection and calibration on dev.
-    t0 = time.perf_counter()
-    if (work / "teacher" / "teacher.json").is_file():  # a rerun in the same --workdir reuses its adapted teacher
-        teacher = Teacher.load(work / "teacher")
-        stage_seconds["teacher_adapt"] = round(teacher.metrics.get("adapt_seconds", 0.0), 2)
-    else:
-        teacher = adapt(spec_run, TeacherConfig(mode="finetune", template=template(spec), epochs=b.teacher_epochs, seed=seed, progress=False), out_dir=work / "teacher")
-        stage_seconds["teacher_adapt"] = _split_seconds(t0)
-    t0 = time.perf_counter()
-    res = teacher.label([e.text for e in test])
-    label_s = time.perf_counter() - t0
+def _labeler_row(system: str, labeler, test, spec: TaskSpec, seconds: float, **extra) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
 
     from teacher.calibration import expected_calibration_error
 
+    t0 = time.perf_counter()
+    res = labeler.label([e.text for e in test])
+    label_s = time.perf_counter() - t0
     y = [e.label for e in test]
-    rows.append(
-        result_row(
-            "teacher-finetuned",
-            accuracy=float(accuracy_score(y, res.labels)),
-            macro_f1=float(f1_score(y, res.labels, average="macro")),
-            ece=float(expected_calibration_error(res.probs, np.array([spec.label_index(v) for v in y]))),
-            params=teacher.params,
-            seconds=stage_seconds["teacher_adapt"] + label_s,
-            texts_per_second=len(test) / label_s,
-        )
+    return result_row(
+        system,
+        accuracy=float(accuracy_score(y, res.labels)),
+        macro_f1=float(f1_score(y, res.labels, average="macro")),
+        ece=float(expected_calibration_error(res.probs, np.array([spec.label_index(v) for v in y]))),
+        params=labeler.params,
+        seconds=round(seconds + label_s, 2),
+        texts_per_second=round(len(test) / max(label_s, 1e-9), 2),
+        **extra,
     )
 
-    # Teacher labels the pool: soft labels for distillation.
+
+def _student_row(system: str, spec_path: str, student_dir: str, work: Path, **extra) -> dict:
+    from student import StudentArtifact
+
+    m = steps.evaluate_student(student_dir, spec_path, str(work / f"eval-{system}"))
+    art = StudentArtifact.load(student_dir)
+    secs = steps.report(student_dir).get("distill")
+    return result_row(system, accuracy=m["accuracy"], macro_f1=m["macro_f1"], params=art.params, seconds=secs, texts_per_second=m.get("texts_per_second"), dev_accuracy=art.dev_metrics.get("accuracy"), **extra)
+
+
+def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = None, preset: dict | None = None) -> dict:
+    """Run every system on ``spec``; returns ``{"results": rows, "stage_seconds": ..., ...}``."""
+    from teacher import Committee
+
+    p = preset or PRESETS["quick" if quick else "full"]
+    spec = with_task_settings(spec)
+    cfg = RecipeConfig.from_dict({**p["recipe"], "seed": seed})
+    work = Path(workdir or tempfile.mkdtemp(prefix=f"bench-{spec.name}-"))
     t0 = time.perf_counter()
-    pool_res = teacher.label([e.text for e in pool])
-    stage_seconds["teacher_label_pool"] = _split_seconds(t0)
-    soft_pool = [(e.text, p.tolist()) for e, p in zip(pool, pool_res.probs)]
+    out = run_recipe(spec, cfg, work)
+    recipe_s = time.perf_counter() - t0
+    run_spec = steps.load_spec(out["spec"])
+    test = run_spec.test
+    rows: list[dict] = [tfidf_lr(run_spec, test)]
 
-    # Generator: label-conditioned samples kept only when the teacher agrees.
-    t0 = time.perf_counter()
-    # Generation is the slowest stage per sample on CPU; a cap keeps 15- and 77-label quick runs in minutes.
-    capped = b.synthetic_cap is not None and b.synthetic_per_label * len(spec.labels) > b.synthetic_cap
-    gen_cfg = GeneratorConfig(
-        per_label=None if capped else b.synthetic_per_label,
-        total=max(b.synthetic_cap, len(spec.labels)) if capped else None,  # at least one per label (BANKING77: 77)
-        seed=seed,
-        text_name=TEXT_NAMES.get(spec.name),
-        # Binary: keep when the teacher's top label agrees; many labels: a looser bar.
-        teacher_threshold=0.5 if len(spec.labels) == 2 else 0.3,
-    )
-    gen = generate(spec_run, gen_cfg, teacher=teacher, progress=False)
-    stage_seconds["generator"] = _split_seconds(t0)
-    soft_syn = [(s.text, s.probs) for s in gen.samples if s.probs is not None]
-    del teacher
+    committee = Committee.load(out["teacher"], all_members=True)
+    member_s = {k: v.get("seconds", 0.0) for k, v in committee.metrics.get("members", {}).items()}
+    for kind, member in committee.members.items():
+        solo = Committee({kind: member}, {kind: 1.0}, "loglinear", committee.config)
+        rows.append(_labeler_row(f"teacher-{kind}", solo, test, run_spec, member_s.get(kind, 0.0), model=member.metrics.get("model"), weight=committee.weights.get(kind)))
+    rows.append(_labeler_row("teacher-committee", committee, test, run_spec, committee.metrics.get("adapt_seconds", 0.0), weights=committee.weights, combine=committee.combine))
 
-    scfg = DistillConfig(epochs=b.student_epochs, seed=seed)
-    variants = [
-        ("student-gold", []),
-        ("factory-student-no-synthetic", soft_pool),
-        ("factory-student", soft_pool + soft_syn),
-    ]
-    for system, soft in variants:
-        t0 = time.perf_counter()
-        art = distill(DistillData.from_spec(spec_run, soft=soft), scfg, out_dir=work / system)
-        secs = _split_seconds(t0)
-        stage_seconds[f"distill:{system}"] = secs
-        rows.append(_student_row(system, art, test, work / system / "eval", secs, soft_examples=len(soft)))
+    gold_dir = steps.distill_student(out["spec"], [], cfg.student, str(work / "student-gold"))
+    rows.append(_student_row("student-gold", out["spec"], gold_dir, work, soft_examples=0))
+    pool_dir = steps.distill_student(out["spec"], [out["labels"]["pool"]], cfg.student, str(work / "student-no-synthetic"))
+    rows.append(_student_row("factory-student-no-synthetic", out["spec"], pool_dir, work, soft_examples=len(run_spec.unlabeled)))
+    from factory.atomic import read_jsonl
 
-    if spec.language == "en":
-        rows.append(setfit_baseline(spec_run, test=test, seed=seed, num_iterations=b.setfit_iterations))
+    kept = len(read_jsonl(out["synthetic_kept"]))
+    rows.append(_student_row("factory-student", out["spec"], out["student"], work, soft_examples=len(run_spec.unlabeled) + kept, synthetic=kept))
 
-    extra = {
-        "stage_seconds": stage_seconds,
-        "pool": len(pool),
+    backbone = SETFIT_BACKBONE.get(spec.language, "embeddinggemma-300m")
+    rows.append(setfit_baseline(run_spec, backbone=backbone, test=test, seed=seed, num_iterations=p["setfit_iterations"], max_steps=p["setfit_max_steps"]))
+    return {
+        "results": rows,
+        "recipe_seconds": round(recipe_s, 1),
+        "stage_seconds": steps.report(work),
+        "pool": len(run_spec.unlabeled),
         "test_rows": len(test),
-        "dev_rows": len(dev),
-        "synthetic": {"kept": len(gen.samples), "report": gen.report},
+        "dev_rows": len(run_spec.dev),
+        "committee": {"weights": committee.weights, "combine": committee.combine, "dev": committee.metrics.get("dev"), "pooling": committee.metrics.get("pooling")},
+        "config": cfg.to_dict(),
     }
-    return {"results": rows, **extra}

@@ -22,13 +22,21 @@ TEXT_NAMES = {"eprstmt": "商品评论", "tnews": "新闻标题", "sst2": "movie
 # one position, so labeling skips the continuation pass and fine-tuning runs only the
 # trained layers (teacher/frozen.py): 1.8x faster zero-shot labeling of dev_0.
 VERBALIZERS: dict[str, dict[str, tuple[str, ...]]] = {
-    "tnews": {"106": ("房子",), "116": ("游戏",)},
+    # Qwen reads 房产 and 电竞 as one token each: kept as second words, picked on dev per model.
+    "tnews": {"106": ("房子", "房产"), "116": ("游戏", "电竞")},
 }
 
 
 def template(spec: TaskSpec) -> str | None:
     """The teacher prompt for ``spec`` (None = the teacher's default for its language)."""
     return TEMPLATES.get(spec.name)
+
+
+def with_task_settings(spec: TaskSpec) -> TaskSpec:
+    """``spec`` with the settings a user would give at ``factory task create``: text name and label words."""
+    spec = with_verbalizers(spec)
+    name = TEXT_NAMES.get(spec.name)
+    return replace(spec, text_name=spec.text_name or name) if name else spec
 
 
 def with_verbalizers(spec: TaskSpec) -> TaskSpec:

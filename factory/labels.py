@@ -17,8 +17,9 @@ from factory.textfile import read_user_text, split_lines
 
 # Verbalizers and readable names for the FewCLUE tasks whose label ids are not words.
 EPRSTMT_LABELS = [
-    Label("Negative", "Negative", description="负面评价", verbalizer=("差",)),
-    Label("Positive", "Positive", description="正面评价", verbalizer=("好",)),
+    # First word: Gemma's raw prompt (picked on dev); second: the chat prompt's answer (the teacher picks on dev).
+    Label("Negative", "Negative", description="负面评价", verbalizer=("差", "负面")),
+    Label("Positive", "Positive", description="正面评价", verbalizer=("好", "正面")),
 ]
 # SST-2 files use 0/1; the verbalizers are those of LM-BFF's SST-2 template.
 SST_LABELS = [
@@ -104,11 +105,43 @@ def infer_labels(gold: list[Example]) -> list[Label]:
     return [Label(x, x) for x in sorted(ids, key=_sort_key)]
 
 
+def _has_cjk(s: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in s)
+
+
+def fewclue_label_names(data_file: str | os.PathLike) -> dict[str, str]:
+    """Label id -> name from the ``label_desc`` / ``label_des`` fields of a FewCLUE data file (TNEWS, IFLYTEK)."""
+    names: dict[str, str] = {}
+    for line in split_lines(read_user_text(Path(data_file))):
+        try:
+            row = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            continue  # the data reader reports malformed lines with their number
+        if not isinstance(row, dict) or isinstance(row.get("label"), bool) or not isinstance(row.get("label"), (str, int)):
+            continue
+        name = row.get("label_desc", row.get("label_des"))
+        if isinstance(name, str) and name.strip():
+            names.setdefault(str(row["label"]).strip(), name.strip())
+    return names
+
+
 def fewclue_labels(gold: list[Example], data_file: str | os.PathLike, labels_file: str | os.PathLike | None = None) -> list[Label]:
-    """Labels for a FewCLUE file: an explicit labels file, else ``label_index2en2zh.json`` beside it, else inferred."""
+    """Labels for a FewCLUE file: an explicit labels file, else ``label_index2en2zh.json`` beside it, else inferred.
+
+    Inferred ids take their names from the data's ``label_desc``/``label_des`` (a teacher needs names,
+    not ids); a Chinese name (IFLYTEK's 打车, CSLDCP's labels themselves) is also the verbalizer word.
+    """
     beside = Path(data_file).parent / FEWCLUE_LABELS_FILE
     if labels_file is not None:
         return read_labels_file(labels_file)
     if beside.is_file():
         return read_labels_file(beside)
-    return infer_labels(gold)
+    labels = infer_labels(gold)
+    if labels == list(EPRSTMT_LABELS):
+        return labels
+    names = fewclue_label_names(data_file)
+    out = []
+    for lab in labels:
+        name = names.get(lab.id, lab.name)
+        out.append(Label(lab.id, name, verbalizer=(name,) if _has_cjk(name) else ()))
+    return out

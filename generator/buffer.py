@@ -46,9 +46,9 @@ def read_buffer(workspace: Workspace, task_name: str) -> list[Sample]:
 def _load_teacher(teacher_dir: str | os.PathLike | None):
     if teacher_dir is None:
         return None
-    from teacher import Teacher
+    from teacher import load_labeler
 
-    return Teacher.load(teacher_dir)
+    return load_labeler(teacher_dir)
 
 
 def fill_buffer(

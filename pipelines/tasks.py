@@ -1,4 +1,4 @@
-"""Prefect tasks: each one calls one library function and hands the next files, not objects.
+"""Prefect tasks: each one calls one step of the recipe (:mod:`recipe.steps`) and hands the next files.
 
 Compute tasks persist their (JSON) results and cache on their inputs plus their
 source, and every input names the pipeline run directory, so a flow re-run in
@@ -10,66 +10,44 @@ inside the tasks, never at module import.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 
-from factory.atomic import atomic_write_json, atomic_write_jsonl, read_jsonl
-from factory.spec import Example, TaskSpec
+from factory.atomic import atomic_write_json, read_jsonl
 from factory.workspace import Workspace
 from pipelines import labelstudio, queue
 from pipelines.config import PipelineConfig
+from recipe import steps
+from recipe.config import check_stages
 
 CACHED = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True, result_serializer="json")
 IO_RETRIES = dict(retries=8, retry_delay_seconds=[2, 4, 8, 15, 30, 30, 30, 30], retry_jitter_factor=0.2)
 
 
-def load_spec(spec_path: str) -> TaskSpec:
-    return TaskSpec.from_dict(json.loads(Path(spec_path).read_text(encoding="utf-8")))
+load_spec = steps.load_spec
 
 
 @task(name="intake", **CACHED)
 def intake(task_name: str, config: dict, run_dir: str, answers: list[dict] | None = None) -> str:
-    """Snapshot the task (human answers join the gold set; capped splits) and check every stage config."""
-    from generator import GeneratorConfig
-    from student import DistillConfig
-    from teacher import TeacherConfig
-
+    """``recipe.steps.intake``: snapshot the task (answers join the gold, seeded caps); every stage config checked first."""
     cfg = PipelineConfig.from_dict(config)
-    TeacherConfig.from_dict(cfg.teacher).validate()
-    GeneratorConfig.from_dict(cfg.generator).validate()
-    DistillConfig.from_dict(cfg.student).validate()
-    spec = Workspace().load_task(task_name)
-    answered = {a["text"] for a in answers or []}
-    gold_texts = {e.text for e in spec.gold}
-    spec.gold = spec.gold + [Example(a["text"], a["label"], a.get("factory_id")) for a in answers or [] if a["text"] not in gold_texts]
-    spec.unlabeled = [e for e in spec.unlabeled if e.text not in answered][: cfg.pool_cap]
-    spec.dev = spec.dev[: cfg.dev_cap]
-    spec.test = spec.test[: cfg.test_cap]
-    out = Path(run_dir) / "spec.json"
-    atomic_write_json(out, spec.to_dict())
+    check_stages(cfg)
     atomic_write_json(Path(run_dir) / "pipeline-config.json", cfg.to_dict())
-    return str(out)
+    return steps.intake(Workspace().load_task(task_name), run_dir, pool_cap=cfg.pool_cap, dev_cap=cfg.dev_cap, test_cap=cfg.test_cap, seed=cfg.seed, answers=answers)
 
 
 @task(name="teacher-adapt", **CACHED)
 def adapt_teacher(spec_path: str, teacher_config: dict, out_dir: str) -> str:
-    """``teacher.adapt`` on the gold set; the adapted teacher is saved in ``out_dir``."""
-    from teacher import TeacherConfig, adapt
-
-    adapt(load_spec(spec_path), TeacherConfig.from_dict(teacher_config), out_dir=out_dir)
-    return out_dir
+    """``recipe.steps.adapt_teacher``: the committee on the gold set, saved in ``out_dir``."""
+    return steps.adapt_teacher(spec_path, teacher_config, out_dir)
 
 
 @task(name="generate", **CACHED)
 def generate_samples(spec_path: str, generator_config: dict, out_dir: str) -> str:
-    """``generator.generate`` (runs beside the teacher, so without its filter); samples in ``out_dir``."""
-    from generator import GeneratorConfig, generate
-
-    generate(load_spec(spec_path), GeneratorConfig.from_dict(generator_config), out_dir=out_dir, progress=False)
-    return str(Path(out_dir) / "samples.jsonl")
+    """``recipe.steps.generate_samples`` (runs beside the teacher, so without its filter)."""
+    return steps.generate_samples(spec_path, generator_config, out_dir)
 
 
 @task(name="fill-buffer")
@@ -83,42 +61,20 @@ def fill_buffer(task_name: str, generator_config: dict, teacher_dir: str | None,
 
 @task(name="teacher-label", **CACHED)
 def label_texts(teacher_dir: str, spec_path: str, sample_paths: list[str], out_dir: str) -> dict:
-    """``Teacher.label`` on the unlabeled pool and the synthetic samples; probabilities as JSONL."""
-    from teacher import Teacher
-
-    spec = load_spec(spec_path)
-    samples = [r for p in sample_paths if Path(p).is_file() for r in read_jsonl(p)]
-    pool = [e.text for e in spec.unlabeled]
-    res = Teacher.load(teacher_dir).label(pool + [s["text"] for s in samples], progress=False)
-    probs = res.probs.tolist()
-    out = Path(out_dir)
-    pool_path = atomic_write_jsonl(out / "pool.jsonl", [{"text": t, "probs": p} for t, p in zip(pool, probs)])
-    syn_path = atomic_write_jsonl(out / "synthetic.jsonl", [{"text": s["text"], "label": s["label"], "probs": p} for s, p in zip(samples, probs[len(pool):])])
-    return {"pool": str(pool_path), "synthetic": str(syn_path), "model_version": f"teacher-{Path(teacher_dir).parent.name}"}
+    """``recipe.steps.label_texts``: soft labels for the pool and the synthetic samples."""
+    return steps.label_texts(teacher_dir, spec_path, sample_paths, out_dir)
 
 
 @task(name="filter-synthetic", **CACHED)
 def filter_synthetic(spec_path: str, synthetic_path: str, generator_config: dict, out_dir: str) -> str:
-    """``generator.filters.teacher_agreement``: drop samples the adapted teacher disagrees with."""
-    from generator import GeneratorConfig
-    from generator.filters import teacher_agreement
-
-    spec = load_spec(spec_path)
-    rows = read_jsonl(synthetic_path)
-    threshold = GeneratorConfig.from_dict(generator_config).teacher_threshold
-    keep = teacher_agreement([r["probs"] for r in rows], [spec.label_index(r["label"]) for r in rows], threshold) if rows else []
-    return str(atomic_write_jsonl(Path(out_dir) / "synthetic-kept.jsonl", [r for r, k in zip(rows, keep) if k]))
+    """``recipe.steps.filter_synthetic``: drop samples the teacher disagrees with."""
+    return steps.filter_synthetic(spec_path, synthetic_path, generator_config, out_dir)
 
 
 @task(name="select-questions", **CACHED)
 def pick_questions(pool_path: str, k: int, exclude: list[str], out_dir: str) -> str:
-    """``teacher.select_questions`` over pool items not asked before; rows ``{text, probs}``."""
-    from teacher import select_questions
-
-    skip = set(exclude)
-    rows = [r for r in read_jsonl(pool_path) if r["text"] not in skip]
-    idx = select_questions([r["probs"] for r in rows], [r["text"] for r in rows], k=k) if rows else []
-    return str(atomic_write_jsonl(Path(out_dir) / "questions.jsonl", [rows[i] for i in idx]))
+    """``recipe.steps.pick_questions`` over pool items not asked before."""
+    return steps.pick_questions(pool_path, k, exclude, out_dir)
 
 
 @task(name="push-questions", **IO_RETRIES)
@@ -136,36 +92,29 @@ def pull_answers(task_name: str) -> list[dict]:
 
 @task(name="distill", **CACHED)
 def distill_student(spec_path: str, soft_paths: list[str], student_config: dict, out_dir: str) -> str:
-    """``student.distill`` on gold (+ human answers) and the teacher's soft labels; artifact in ``out_dir``."""
-    from student import DistillConfig, DistillData, distill
-
-    soft = [(r["text"], r["probs"]) for p in soft_paths for r in read_jsonl(p)]
-    art = distill(DistillData.from_spec(load_spec(spec_path), soft=soft), DistillConfig.from_dict(student_config), out_dir=out_dir)
-    art.save()
-    return out_dir
+    """``recipe.steps.distill_student`` on gold (+ human answers) and the teacher's soft labels."""
+    return steps.distill_student(spec_path, soft_paths, student_config, out_dir)
 
 
 @task(name="evaluate", **CACHED)
 def evaluate_student(artifact_dir: str, spec_path: str, out_dir: str) -> dict:
-    """``student.evaluate`` on the task's test set; returns the JSON metrics."""
-    from student import StudentArtifact
-    from student.evaluate import evaluate
-
-    metrics = evaluate(StudentArtifact.load(artifact_dir), load_spec(spec_path).test, out_dir)
-    return json.loads(json.dumps(metrics, default=str))
+    """``recipe.steps.evaluate_student`` on the task's test set."""
+    return steps.evaluate_student(artifact_dir, spec_path, out_dir)
 
 
 @task(name="export", **CACHED)
-def export_student(artifact_dir: str, spec_path: str, metrics: dict, out_dir: str) -> str:
-    """``student.export_artifact``: HF folder + ONNX + int8 + card, zipped."""
-    from student import StudentArtifact
-    from student.export import export_artifact
-
-    export_artifact(StudentArtifact.load(artifact_dir), load_spec(spec_path), out_dir, metrics=metrics)
-    return out_dir
+def export_student(artifact_dir: str, spec_path: str, metrics: dict, out_dir: str, teacher_dir: str | None = None) -> str:
+    """``recipe.steps.export_student``: HF folder + ONNX + int8 + card, zipped."""
+    return steps.export_student(artifact_dir, spec_path, metrics, out_dir, teacher_dir)
 
 
 @task(name="publish", **CACHED)
 def publish(task_name: str, export_dir: str, extra: dict) -> str:
     """``Workspace.publish_model``: the export becomes the next version ``v<N>`` with its metrics."""
     return str(Workspace().publish_model(task_name, Path(export_dir), extra=extra))
+
+
+@task(name="run-report")
+def run_report(run_dir: str) -> dict:
+    """``recipe.steps.report``: seconds per step of this run, for the published version's record."""
+    return steps.report(run_dir)

@@ -1,7 +1,22 @@
-"""Teacher: adapt a causal LM on the gold set and label pools with calibrated probabilities."""
+"""Teacher: a committee of calibrated members (LLM prompt teacher, embedding teacher) that labels pools."""
 
+from teacher.committee import Committee, CommitteeConfig, adapt_committee, load_labeler
 from teacher.config import TeacherConfig
+from teacher.embedding import EmbeddingTeacher, EmbeddingTeacherConfig, adapt_embedding
 from teacher.select import select_questions
 from teacher.teacher import LabelResult, Teacher, adapt
 
-__all__ = ["TeacherConfig", "adapt", "Teacher", "LabelResult", "select_questions"]
+__all__ = [
+    "Committee",
+    "CommitteeConfig",
+    "EmbeddingTeacher",
+    "EmbeddingTeacherConfig",
+    "LabelResult",
+    "Teacher",
+    "TeacherConfig",
+    "adapt",
+    "adapt_committee",
+    "adapt_embedding",
+    "load_labeler",
+    "select_questions",
+]

@@ -28,7 +28,11 @@ class TeacherConfig:
 
     model: str | None = None  # bundled name, local path or HF id; None = the language's default
     mode: Mode = "finetune"
-    template: str | None = None  # must contain "{text}"; None = the language's default
+    template: str | None = None  # must contain "{text}"; may use {options}, {what}; None = the language's default
+    chat: str = "auto"  # "on": the template is the user turn of the model's chat template; "auto": for instruct models
+    system: str | None = None  # chat mode's system turn; None = the language's default
+    text_name: str | None = None  # what a text is called in prompts ("商品评论"); None = "文本" / "text"
+    verbalizer: str = "auto"  # "auto": pick the label words (k-th word of every label) on dev; "first": words()[0]
     aggregate: str = "mean"  # how a multi-token verbalizer's token log-probs combine
     # multi-token verbalizers: "sequence" = teacher-forced log-prob of every token (exact, costly with many labels),
     # "embedding" = one position, mean of the tokens' head rows; "auto" = embedding above 8 multi-token labels
@@ -67,6 +71,10 @@ class TeacherConfig:
             raise TaskError(f"mode one of {MODES}", repr(self.mode), "set TeacherConfig(mode='finetune') or another listed mode", where="TeacherConfig.mode")
         if self.template is not None and "{text}" not in self.template:
             raise TaskError("a template containing '{text}'", repr(self.template), "write the prompt with a {text} placeholder, e.g. '评论:{text}\\n总体评价:'", where="TeacherConfig.template")
+        if self.chat not in ("auto", "on", "off"):
+            raise TaskError("chat one of auto, on, off", repr(self.chat), "use 'auto' (chat prompts for instruct models)", where="TeacherConfig.chat")
+        if self.verbalizer not in ("auto", "first"):
+            raise TaskError("verbalizer one of auto, first", repr(self.verbalizer), "use 'auto' to pick label words on dev", where="TeacherConfig.verbalizer")
         if self.aggregate not in AGGREGATES:
             raise TaskError(f"aggregate one of {AGGREGATES}", repr(self.aggregate), "use 'mean' (length-normalised) or 'sum'", where="TeacherConfig.aggregate")
         if self.multi_token not in MULTI_TOKEN:

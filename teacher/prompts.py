@@ -18,10 +18,30 @@ DEFAULT_TEMPLATES = {
     "zh": "内容:{text}\n类别:",
     "en": "Text: {text}\nLabel:",
 }
+# Chat-templated instruct models: the user turn (``{options}`` lists the answer words) and the system turn.
+DEFAULT_CHAT_TEMPLATES = {
+    "zh": "判断下面这条{what}属于哪一类。可选类别：{options}。只回答类别名称。\n{what}：{text}",
+    "en": "Classify the following {what}. Options: {options}. Answer with one option only.\n{What}: {text}",
+}
+DEFAULT_SYSTEM = {"zh": "你是一个文本分类助手。", "en": "You are a text classification assistant."}
+DEFAULT_TEXT_NAME = {"zh": "文本", "en": "text"}
+_SENTINEL = "\x00TEXT\x00"
 
 
-def default_template(language: str) -> str:
-    return DEFAULT_TEMPLATES.get(language, DEFAULT_TEMPLATES["en"])
+def default_template(language: str, chat: bool = False) -> str:
+    table = DEFAULT_CHAT_TEMPLATES if chat else DEFAULT_TEMPLATES
+    return table.get(language, table["en"])
+
+
+def fill_prompt(template: str, labels: list[Label], language: str, text_name: str | None = None) -> str:
+    """Fill ``{options}``/``{what}``/``{What}`` of a template; ``{text}`` stays for the builder."""
+    what = text_name or DEFAULT_TEXT_NAME.get(language, "text")
+    sep = "、" if language == "zh" else ", "
+    options = sep.join(lab.words()[0] for lab in labels)
+    out = template
+    for key, value in (("{options}", options), ("{what}", what), ("{What}", what[:1].upper() + what[1:])):
+        out = out.replace(key, value)
+    return out
 
 
 @dataclass
@@ -33,9 +53,18 @@ class PromptBuilder:
     labels: list[Label]
     max_length: int = 128
     demos: tuple[tuple[str, str], ...] = ()  # (text, label id) shown before every query in ICL mode
+    chat: bool = False  # wrap the template as the user turn of the tokenizer's chat template
+    system: str | None = None  # the system turn in chat mode
 
     def __post_init__(self):
-        self.head, self.tail = self.template.split("{text}", 1)
+        if self.chat:
+            if self.demos:
+                raise TaskError("zero-shot or fine-tuned prompts with a chat model", "in-context demonstrations", "use mode='zero-shot' or 'finetune' with chat models", where="TeacherConfig.mode")
+            msgs = ([{"role": "system", "content": self.system}] if self.system else []) + [{"role": "user", "content": self.template.replace("{text}", _SENTINEL, 1)}]
+            rendered = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+            self.head, self.tail = rendered.split(_SENTINEL, 1)
+        else:
+            self.head, self.tail = self.template.split("{text}", 1)
         self._head_ids = self._encode(self.head)
         self._tail_ids = self._encode(self.tail)
         self.label_token_ids = [self._verbalize(lab) for lab in self.labels]
@@ -46,6 +75,8 @@ class PromptBuilder:
         return list(self.tokenizer.encode(s, add_special_tokens=False)) if s else []
 
     def _bos(self) -> list[int]:
+        if self.chat:  # the rendered chat template carries its own start tokens
+            return []
         bos = getattr(self.tokenizer, "bos_token_id", None)
         return [bos] if bos is not None else []
 

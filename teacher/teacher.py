@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from factory.errors import TaskError
 from factory.spec import Label, TaskSpec
 from teacher.calibration import Calibration, expected_calibration_error, fit_calibration
 from teacher.config import AUTO_EMBEDDING_ABOVE, TeacherConfig
-from teacher.prompts import PromptBuilder, default_template, pick_demonstrations
+from teacher.prompts import DEFAULT_SYSTEM, PromptBuilder, default_template, fill_prompt, pick_demonstrations
 
 WEIGHTS = "teacher.safetensors"
 META = "teacher.json"
@@ -41,10 +41,36 @@ def _runtime(cfg: TeacherConfig):
     return device, dtype
 
 
-def _load_model(cfg: TeacherConfig, language: str):
-    from factory.models import DEFAULT_TEACHER, load_causal_lm
+def model_name(cfg: TeacherConfig, language: str) -> str:
+    """The LM this config runs: its ``model``, else the 1.5B instruct model on a GPU, the language's CPU default otherwise."""
+    import torch
 
-    name = cfg.model or DEFAULT_TEACHER.get(language, "gemma-3-270m")
+    from factory.models import DEFAULT_TEACHER, GPU_TEACHER
+
+    if cfg.model:
+        return cfg.model
+    on_gpu = cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())
+    return GPU_TEACHER if on_gpu else DEFAULT_TEACHER.get(language, DEFAULT_TEACHER["en"])
+
+
+def uses_chat(cfg: TeacherConfig, name: str, tokenizer) -> bool:
+    """Whether prompts go through the tokenizer's chat template (``chat="auto"``: bundled instruct models, or hub names saying instruct/chat)."""
+    from factory.models import BUNDLED
+
+    if cfg.chat != "auto":
+        return cfg.chat == "on"
+    if not getattr(tokenizer, "chat_template", None):
+        return False
+    if name in BUNDLED:
+        return bool(BUNDLED[name].get("chat"))
+    low = name.lower()
+    return "instruct" in low or "chat" in low
+
+
+def _load_model(cfg: TeacherConfig, language: str):
+    from factory.models import load_causal_lm
+
+    name = model_name(cfg, language)
     device, dtype = _runtime(cfg)
     model, tok = load_causal_lm(name, dtype=dtype)
     model.to(device).eval()
@@ -63,12 +89,13 @@ def multi_token_mode(cfg: TeacherConfig, label_seqs: list[list[int]]) -> str:
 class Teacher:
     """An adapted causal LM that labels texts. Build one with :func:`adapt` or :meth:`Teacher.load`."""
 
-    def __init__(self, model, tokenizer, config: TeacherConfig, labels: list[Label], language: str, *, template: str, demos=(), calibration: Calibration | None = None, metrics: dict | None = None, trained: list[str] | None = None):
+    def __init__(self, model, tokenizer, config: TeacherConfig, labels: list[Label], language: str, *, template: str, demos=(), calibration: Calibration | None = None, metrics: dict | None = None, trained: list[str] | None = None, chat: bool = False, system: str | None = None):
         from teacher.scoring import VerbalizerScorer
 
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.labels, self.language, self.template = list(labels), language, template
-        self.builder = PromptBuilder(tokenizer, template, self.labels, max_length=config.max_length, demos=tuple(tuple(d) for d in demos))
+        self.chat, self.system = chat, system
+        self.builder = PromptBuilder(tokenizer, template, self.labels, max_length=config.max_length, demos=tuple(tuple(d) for d in demos), chat=chat, system=system)
         self.scorer = VerbalizerScorer(
             model, self.builder.label_token_ids, pad_id=tokenizer.pad_token_id, aggregate=config.aggregate, multi_token=multi_token_mode(config, self.builder.label_token_ids)
         )
@@ -120,6 +147,8 @@ class Teacher:
             "config": self.config.to_dict(),
             "language": self.language,
             "template": self.template,
+            "chat": self.chat,
+            "system": self.system,
             "labels": [{"id": lab.id, "name": lab.name, "description": lab.description, "verbalizer": list(lab.verbalizer)} for lab in self.labels],
             "label_token_ids": self.builder.label_token_ids,
             "demos": [list(x) for x in self.builder.demos],
@@ -149,7 +178,7 @@ class Teacher:
                 for n, t in state.items():
                     params[n].copy_(t.to(params[n].dtype))
         labels = [Label(x["id"], x["name"], description=x.get("description"), verbalizer=tuple(x.get("verbalizer") or ())) for x in meta["labels"]]
-        return cls(model, tok, cfg, labels, meta["language"], template=meta["template"], demos=meta["demos"], calibration=Calibration.from_dict(meta["calibration"]), metrics=meta.get("metrics"), trained=meta.get("trained"))
+        return cls(model, tok, cfg, labels, meta["language"], template=meta["template"], demos=meta["demos"], calibration=Calibration.from_dict(meta["calibration"]), metrics=meta.get("metrics"), trained=meta.get("trained"), chat=bool(meta.get("chat")), system=meta.get("system"))
 
 
 def _check(spec: TaskSpec, cfg: TeacherConfig) -> None:
@@ -174,13 +203,33 @@ def adapt(spec: TaskSpec, config: TeacherConfig | None = None, out_dir: str | Pa
     cfg = (config or TeacherConfig()).validate()
     _check(spec, cfg)
     t0 = time.perf_counter()
-    model_name, model, tok = _load_model(cfg, spec.language)
-    template = cfg.template or default_template(spec.language)
+    name, model, tok = _load_model(cfg, spec.language)
+    chat = uses_chat(cfg, name, tok)
+    if chat and cfg.mode == "icl":
+        raise TaskError("mode 'zero-shot' or 'finetune' for a chat model", "mode='icl'", "use mode='zero-shot' or 'finetune', or chat='off'", where="TeacherConfig.mode")
+    system = (cfg.system or DEFAULT_SYSTEM.get(spec.language, DEFAULT_SYSTEM["en"])) if chat else None
     demos = pick_demonstrations(spec.gold, spec.labels, cfg.icl_shots, cfg.seed) if cfg.mode == "icl" and cfg.icl_shots else ()
-    teacher = Teacher(model, tok, cfg, spec.labels, spec.language, template=template, demos=demos)
     index = {lid: i for i, lid in enumerate(spec.label_ids)}
     dev_texts, dev_y = [e.text for e in spec.dev], [index[e.label] for e in spec.dev]
-    metrics: dict = {"model": model_name, "mode": cfg.mode}
+    metrics: dict = {"model": name, "mode": cfg.mode, "chat": chat}
+
+    def build(labels: list[Label]) -> Teacher:
+        template = fill_prompt(cfg.template or default_template(spec.language, chat), labels, spec.language, cfg.text_name)
+        return Teacher(model, tok, cfg, labels, spec.language, template=template, demos=demos, chat=chat, system=system)
+
+    sets = verbalizer_sets(spec.labels) if cfg.verbalizer == "auto" and dev_texts else [list(spec.labels)]
+    if len(sets) > 1:
+        # Answer words are worth choosing per model: 正面/负面 beat 好/差 for Qwen's chat prompt on EPRSTMT dev.
+        scored = []
+        for labels in sets:
+            cand = build(labels)
+            acc = float((cand.raw_scores(dev_texts).argmax(1) == np.asarray(dev_y)).mean())
+            scored.append((acc, labels))
+        metrics["verbalizer_choice"] = [{"words": [lab.words()[0] for lab in labels], "dev_accuracy": acc} for acc, labels in scored]
+        best = max(range(len(scored)), key=lambda i: (scored[i][0], -i))
+        teacher = build(scored[best][1])
+    else:
+        teacher = build(list(spec.labels))
 
     if cfg.mode == "finetune":
         gold_texts, gold_y = [e.text for e in spec.gold], [index[e.label] for e in spec.gold]
@@ -218,6 +267,16 @@ def adapt(spec: TaskSpec, config: TeacherConfig | None = None, out_dir: str | Pa
     if out_dir is not None:
         teacher.save(out_dir)
     return teacher
+
+
+def verbalizer_sets(labels: list[Label]) -> list[list[Label]]:
+    """Candidate answer-word sets: the k-th word of every label (its last one where it has fewer), k = 0.."""
+    n = max(len(lab.words()) for lab in labels)
+    out: dict[tuple[str, ...], list[Label]] = {}
+    for k in range(n):
+        chosen = tuple(lab.words()[min(k, len(lab.words()) - 1)] for lab in labels)
+        out.setdefault(chosen, [replace(lab, verbalizer=(w,) + tuple(x for x in lab.words() if x != w)) for lab, w in zip(labels, chosen)])
+    return list(out.values())
 
 
 def selection_sample(y: list[int], cap: int | None, seed: int) -> list[int]:

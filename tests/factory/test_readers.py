@@ -8,7 +8,8 @@ import pytest
 
 from factory.benchmark_data import default_data_root, load_benchmark_task
 from factory.errors import TaskError
-from factory.labels import EPRSTMT_LABELS, read_labels_file
+from factory import readers
+from factory.labels import EPRSTMT_LABELS, fewclue_labels, read_labels_file
 from factory.readers import Fields, detect_format, read_banking_split, read_csv, read_examples, read_fewclue_file, read_jsonl, read_sst_file
 
 DATA = default_data_root()
@@ -139,3 +140,28 @@ def test_banking_pool_excludes_gold_texts():
     assert len(spec.gold) == 385 and len(spec.labels) == 77
     assert not {e.text for e in spec.gold} & {e.text for e in spec.unlabeled}
     assert spec.labels[0].name == spec.labels[0].id.replace("_", " ").lower()
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_fewclue_reads_content_text_and_label_des_names_with_integer_labels(tmp_path):
+    # IFLYTEK: integer-like ids with Chinese names in label_des; the names become the verbalizers.
+    train = _jsonl(tmp_path / "train_0.json", [
+        {"label": "0", "label_des": "打车", "sentence": "一键叫车，司机秒接单"},
+        {"label": "1", "label_des": "地图导航", "sentence": "离线地图，实时路况"},
+    ])
+    spec = readers.read_fewclue_dir(tmp_path, "ifly")
+    assert [(lab.id, lab.name, lab.verbalizer) for lab in spec.labels] == [("0", "打车", ("打车",)), ("1", "地图导航", ("地图导航",))]
+    # CSLDCP: the text sits in "content" and the labels are the names themselves.
+    csl = _jsonl(tmp_path / "csl.json", [{"content": "量子纠缠的实验验证", "label": "物理学", "id": 1}, {"content": "细胞凋亡通路", "label": "生物学", "id": 2}])
+    rows = readers.read_fewclue_file(csl)
+    assert [e.text for e in rows] == ["量子纠缠的实验验证", "细胞凋亡通路"]
+    assert [lab.words() for lab in fewclue_labels(rows, csl)] == [("物理学",), ("生物学",)]
+    # TNEWS-style integer labels with English descriptions: names kept, no English verbalizer forced on a zh teacher.
+    tn = _jsonl(tmp_path / "tn.json", [{"label": 102, "label_desc": "news_entertainment", "sentence": "明星"}, {"label": 103, "label_desc": "news_sports", "sentence": "球赛"}])
+    labs = fewclue_labels(readers.read_fewclue_file(tn), tn)
+    assert [(lab.id, lab.name, lab.verbalizer) for lab in labs] == [("102", "news_entertainment", ()), ("103", "news_sports", ())]
+    assert train.is_file()

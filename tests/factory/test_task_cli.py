@@ -26,7 +26,7 @@ def test_create_eprstmt_from_fewclue_files_stores_a_valid_task(workspace):
     assert out["label_counts"]["gold"] == {"Negative": 15, "Positive": 17}
     spec = workspace.load_task("eprstmt")
     assert spec.language == "zh"
-    assert [lab.verbalizer for lab in spec.labels] == [("差",), ("好",)]
+    assert [lab.verbalizer for lab in spec.labels] == [("差", "负面"), ("好", "正面")]
     tdir = workspace.task_dir("eprstmt")
     assert verify_manifest(tdir / "data") == []
     intake = json.loads((tdir / "intake.json").read_text(encoding="utf-8"))

@@ -20,14 +20,14 @@ def test_config_rejects_negative_question_budget():
 
 
 def test_config_rejects_stage_config_that_is_not_a_dict():
-    with pytest.raises(TaskError, match="PipelineConfig.student"):
+    with pytest.raises(TaskError, match="RecipeConfig.student"):
         PipelineConfig.from_dict({"student": "fast"})
 
 
 def test_config_round_trips_through_json_dict():
     cfg = PipelineConfig.tiny()
     assert PipelineConfig.from_dict(cfg.to_dict()) == cfg
-    assert cfg.teacher["epochs"] == 1 and cfg.student["epochs"] == 1 and cfg.generator["per_label"] == 2
+    assert cfg.teacher["llm"]["mode"] == "zero-shot" and cfg.student["epochs"] == 1 and cfg.generator["per_label"] == 2
 
 
 def test_unfinished_run_is_resumed_and_a_finished_one_is_not(workspace, eprstmt_small):

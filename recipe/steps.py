@@ -1,0 +1,183 @@
+"""The recipe's steps: each takes files and stage configs (plain dicts), writes files, returns paths.
+
+The production and iteration flows call these one Prefect task each
+(:mod:`pipelines.tasks`); ``factory bench`` calls them in the same order
+through :func:`recipe.run.run_recipe`. Every step leaves ``step.json`` in its
+output folder (its name, seconds and counts), so a run's report can say
+where the time went, stage by stage.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from factory.atomic import atomic_write_json, atomic_write_jsonl, read_jsonl
+from factory.spec import Example, TaskSpec
+
+STEP_FILE = "step.json"
+
+
+def load_spec(spec_path: str | Path) -> TaskSpec:
+    return TaskSpec.from_dict(json.loads(Path(spec_path).read_text(encoding="utf-8")))
+
+
+@contextmanager
+def _step(name: str, out_dir: str | Path, info: dict):
+    """Time a step and write its ``step.json`` next to its outputs."""
+    t0 = time.perf_counter()
+    yield info
+    atomic_write_json(Path(out_dir) / STEP_FILE, {"step": name, "seconds": round(time.perf_counter() - t0, 2), **info})
+
+
+def seeded_cap(rows: list, cap: int | None, seed: int) -> list:
+    """At most ``cap`` rows drawn by ``seed``, in file order: a head would be biased where files are sorted by label."""
+    if cap is None or len(rows) <= cap:
+        return list(rows)
+    keep = sorted(random.Random(seed).sample(range(len(rows)), cap))
+    return [rows[i] for i in keep]
+
+
+def intake(spec: TaskSpec, run_dir: str | Path, *, pool_cap: int | None, dev_cap: int | None, test_cap: int | None, seed: int = 0, answers: list[dict] | None = None) -> str:
+    """Snapshot the task for one run: human answers join the gold set, splits capped by seeded samples."""
+    with _step("intake", run_dir, {}) as info:
+        answered = {a["text"] for a in answers or []}
+        gold_texts = {e.text for e in spec.gold}
+        spec.gold = spec.gold + [Example(a["text"], a["label"], a.get("factory_id")) for a in answers or [] if a["text"] not in gold_texts]
+        spec.unlabeled = seeded_cap([e for e in spec.unlabeled if e.text not in answered], pool_cap, seed)
+        spec.dev = seeded_cap(spec.dev, dev_cap, seed + 1)
+        spec.test = seeded_cap(spec.test, test_cap, seed + 2)
+        info.update(spec.counts())
+        out = Path(run_dir) / "spec.json"
+        atomic_write_json(out, spec.to_dict())
+    return str(out)
+
+
+def adapt_teacher(spec_path: str, teacher_config: dict, out_dir: str) -> str:
+    """``teacher.adapt_committee`` on the gold set; the committee and its members are saved in ``out_dir``."""
+    from teacher import CommitteeConfig, adapt_committee
+
+    spec = load_spec(spec_path)
+    cfg = CommitteeConfig.from_dict(teacher_config)
+    if cfg.llm is not None:  # the task's prompt settings, unless the run's config names its own
+        cfg.llm = {**{k: v for k, v in (("text_name", spec.text_name), ("template", spec.prompt)) if v}, **cfg.llm}
+    with _step("teacher-adapt", out_dir, {}) as info:
+        c = adapt_committee(spec, cfg, out_dir=out_dir)
+        info.update(members=c.names, weights=c.weights, dev=c.metrics.get("dev"))
+    return out_dir
+
+
+def generate_samples(spec_path: str, generator_config: dict, out_dir: str) -> str:
+    """``generator.generate`` without a filter (it runs beside the teacher); samples in ``out_dir``."""
+    from generator import GeneratorConfig, generate
+
+    spec = load_spec(spec_path)
+    cfg = GeneratorConfig.from_dict({**({"text_name": spec.text_name} if spec.text_name else {}), **generator_config})
+    with _step("generate", out_dir, {}) as info:
+        res = generate(spec, cfg, out_dir=out_dir, progress=False)
+        info.update(samples=len(res.samples))
+    return str(Path(out_dir) / "samples.jsonl")
+
+
+def label_texts(teacher_dir: str, spec_path: str, sample_paths: list[str], out_dir: str) -> dict:
+    """The teacher labels the unlabeled pool and the synthetic samples; probabilities as JSONL."""
+    from teacher import load_labeler
+
+    spec = load_spec(spec_path)
+    with _step("teacher-label", out_dir, {}) as info:
+        samples = [r for p in sample_paths if Path(p).is_file() for r in read_jsonl(p)]
+        pool = [e.text for e in spec.unlabeled]
+        res = load_labeler(teacher_dir).label(pool + [s["text"] for s in samples], progress=False)
+        probs = res.probs.tolist()
+        out = Path(out_dir)
+        pool_path = atomic_write_jsonl(out / "pool.jsonl", [{"text": t, "probs": p} for t, p in zip(pool, probs)])
+        syn_path = atomic_write_jsonl(out / "synthetic.jsonl", [{"text": s["text"], "label": s["label"], "probs": p} for s, p in zip(samples, probs[len(pool):])])
+        info.update(pool=len(pool), synthetic=len(samples))
+    return {"pool": str(pool_path), "synthetic": str(syn_path), "model_version": f"teacher-{Path(teacher_dir).parent.name}"}
+
+
+def filter_synthetic(spec_path: str, synthetic_path: str, generator_config: dict, out_dir: str) -> str:
+    """``generator.filters.teacher_agreement``: drop samples the adapted teacher disagrees with."""
+    from generator import GeneratorConfig
+    from generator.filters import teacher_agreement
+
+    spec = load_spec(spec_path)
+    rows = read_jsonl(synthetic_path)
+    threshold = GeneratorConfig.from_dict(generator_config).teacher_threshold
+    keep = teacher_agreement([r["probs"] for r in rows], [spec.label_index(r["label"]) for r in rows], threshold) if rows else []
+    return str(atomic_write_jsonl(Path(out_dir) / "synthetic-kept.jsonl", [r for r, k in zip(rows, keep) if k]))
+
+
+def pick_questions(pool_path: str, k: int, exclude: list[str], out_dir: str) -> str:
+    """``teacher.select_questions`` over pool items not asked before; rows ``{text, probs}``."""
+    from teacher import select_questions
+
+    skip = set(exclude)
+    rows = [r for r in read_jsonl(pool_path) if r["text"] not in skip]
+    idx = select_questions([r["probs"] for r in rows], [r["text"] for r in rows], k=k) if rows else []
+    return str(atomic_write_jsonl(Path(out_dir) / "questions.jsonl", [rows[i] for i in idx]))
+
+
+def distill_student(spec_path: str, soft_paths: list[str], student_config: dict, out_dir: str) -> str:
+    """``student.distill`` on gold (+ human answers) and the teacher's soft labels; artifact in ``out_dir``."""
+    from student import DistillConfig, DistillData, distill
+
+    with _step("distill", out_dir, {}) as info:
+        soft = [(r["text"], r["probs"]) for p in soft_paths for r in read_jsonl(p)]
+        art = distill(DistillData.from_spec(load_spec(spec_path), soft=soft), DistillConfig.from_dict(student_config), out_dir=out_dir)
+        art.save()
+        info.update(soft=len(soft), params=art.params)
+    return out_dir
+
+
+def evaluate_student(artifact_dir: str, spec_path: str, out_dir: str) -> dict:
+    """``student.evaluate`` on the task's test set; returns the JSON metrics."""
+    from student import StudentArtifact
+    from student.evaluate import evaluate
+
+    with _step("evaluate", out_dir, {}):
+        metrics = evaluate(StudentArtifact.load(artifact_dir), load_spec(spec_path).test, out_dir)
+    return json.loads(json.dumps(metrics, default=str))
+
+
+def teacher_info(teacher_dir: str | None) -> dict:
+    """What labeled the data, for the model card: members, weights and dev accuracy of the saved teacher."""
+    if not teacher_dir:
+        return {}
+    d = Path(teacher_dir)
+    if (d / "committee.json").is_file():
+        meta = json.loads((d / "committee.json").read_text(encoding="utf-8"))
+        m = meta.get("metrics", {})
+        members = {k: v.get("model") for k, v in m.get("members", {}).items()}
+        out = {"committee": ", ".join(f"{members.get(k, k)} (weight {w:.1f})" for k, w in meta["weights"].items()), "pooling": meta["combine"]}
+        if m.get("dev"):
+            out["dev accuracy"] = f"{100 * m['dev']['accuracy']:.1f} % on {m['dev']['n']} texts"
+        return out
+    for name in ("teacher.json", "embedding-teacher.json"):
+        if (d / name).is_file():
+            meta = json.loads((d / name).read_text(encoding="utf-8"))
+            return {"model": meta.get("metrics", {}).get("model") or meta.get("config", {}).get("model")}
+    return {}
+
+
+def export_student(artifact_dir: str, spec_path: str, metrics: dict, out_dir: str, teacher_dir: str | None = None) -> str:
+    """``student.export_artifact``: HF folder + ONNX + int8 + card (naming the teacher), zipped."""
+    from student import StudentArtifact
+    from student.export import export_artifact
+
+    with _step("export", out_dir, {}):
+        export_artifact(StudentArtifact.load(artifact_dir), load_spec(spec_path), out_dir, metrics=metrics, teacher_info=teacher_info(teacher_dir))
+    return out_dir
+
+
+def report(run_dir: str | Path) -> dict:
+    """Seconds per step of a run, from the ``step.json`` files under ``run_dir``."""
+    out = {}
+    for p in sorted(Path(run_dir).rglob(STEP_FILE)):
+        s = json.loads(p.read_text(encoding="utf-8"))
+        key = s["step"] if s["step"] not in out else f"{s['step']}:{p.parent.name}"
+        out[key] = s["seconds"]
+    return out

@@ -1,0 +1,244 @@
+"""The embedding teacher: sentence embeddings of a bidirectional encoder plus a calibrated linear head.
+
+A frozen EmbeddingGemma-300M with logistic regression on 32 EPRSTMT gold
+texts scores 86.4 % (``../shared/MODELS.md``), above the prompt-fine-tuned
+Gemma-3-270M. Optionally the body is first tuned SetFit-style (contrastive
+pairs from the gold, via the ``setfit`` library) before the head is fitted.
+The head's regularisation is chosen on dev and its temperature fitted there,
+so its probabilities can be averaged with other committee members.
+
+Saved as plain JSON (head weights, calibration, config) plus, when the body
+was tuned, its safetensors folder: nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from factory.atomic import atomic_write_json
+from factory.errors import TaskError
+from factory.spec import Label, TaskSpec
+from teacher.calibration import Calibration, expected_calibration_error, fit_calibration, nll
+
+META = "embedding-teacher.json"
+BODY = "body"
+C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+
+
+@dataclass
+class EmbeddingTeacherConfig:
+    """How the embedding teacher is built: the encoder, its prompt, the head and optional body tuning."""
+
+    model: str = "embeddinggemma-300m"  # bundled name, sentence-transformers folder or HF id
+    prompt: str | None = "task: classification | query: "  # prepended to every text (EmbeddingGemma's Classification prompt)
+    max_length: int = 128
+    batch_size: int = 16
+    C: float | None = None  # inverse L2 strength of the head; None = chosen on dev from C_GRID
+    # SetFit-style body tuning: contrastive pairs drawn from the gold; 0 = frozen body
+    setfit_iterations: int = 0
+    setfit_epochs: int = 1
+    setfit_lr: float = 2e-5
+    device: str = "auto"
+    seed: int = 0
+    progress: bool = True
+
+    def validate(self) -> "EmbeddingTeacherConfig":
+        for name in ("max_length", "batch_size", "setfit_epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise TaskError("a positive integer", f"{name}={v!r}", f"set {name} to 1 or more", where=f"EmbeddingTeacherConfig.{name}")
+        if not isinstance(self.setfit_iterations, int) or self.setfit_iterations < 0:
+            raise TaskError("an integer >= 0", f"setfit_iterations={self.setfit_iterations!r}", "use 0 for a frozen body or e.g. 20", where="EmbeddingTeacherConfig.setfit_iterations")
+        if self.C is not None and not self.C > 0:
+            raise TaskError("None or a positive number", repr(self.C), "leave C=None to choose it on dev", where="EmbeddingTeacherConfig.C")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EmbeddingTeacherConfig":
+        known = {f.name for f in fields(cls)}
+        extra = sorted(set(d) - known)
+        if extra:
+            raise TaskError(f"EmbeddingTeacherConfig fields ({', '.join(sorted(known))})", f"unknown {extra}", "remove or rename these keys", where="embedding teacher config")
+        return cls(**d).validate()
+
+
+def _device(cfg: EmbeddingTeacherConfig) -> str:
+    import torch
+
+    return cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_encoder(source: str, cfg: EmbeddingTeacherConfig):
+    """A ``SentenceTransformer`` for a bundled name, a folder or a hub id."""
+    from sentence_transformers import SentenceTransformer
+
+    from factory.models import resolve_model
+
+    path = resolve_model(source).source if not Path(source).is_dir() else source
+    model = SentenceTransformer(path, device=_device(cfg))
+    model.max_seq_length = cfg.max_length
+    return model
+
+
+class EmbeddingTeacher:
+    """Encoder + linear head; ``label(texts)`` gives calibrated probabilities like :class:`teacher.Teacher`."""
+
+    def __init__(self, encoder, config: EmbeddingTeacherConfig, labels: list[Label], *, coef=None, intercept=None, calibration: Calibration | None = None, metrics: dict | None = None):
+        self.encoder, self.config, self.labels = encoder, config, list(labels)
+        self.coef = None if coef is None else np.asarray(coef, dtype=np.float64)
+        self.intercept = None if intercept is None else np.asarray(intercept, dtype=np.float64)
+        self.calibration = calibration or Calibration()
+        self.metrics = metrics or {}
+        self._cache: dict[str, np.ndarray] = {}
+
+    @property
+    def label_ids(self) -> list[str]:
+        return [lab.id for lab in self.labels]
+
+    @property
+    def params(self) -> int:
+        return sum(p.numel() for p in self.encoder.parameters()) + (0 if self.coef is None else self.coef.size + self.intercept.size)
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """(n, D) unit-norm embeddings; each distinct text is encoded once per teacher."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if todo:
+            pre = self.config.prompt or ""
+            vecs = self.encoder.encode([pre + t for t in todo], batch_size=self.config.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress)
+            self._cache.update(zip(todo, vecs.astype(np.float32)))
+        dim = getattr(self.encoder, "get_embedding_dimension", None) or self.encoder.get_sentence_embedding_dimension
+        dim = dim()
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, dim or 0), dtype=np.float32)
+
+    def raw_scores(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Head logits (n, L) before calibration."""
+        if self.coef is None:
+            raise TaskError("a fitted embedding teacher", "no head", "build it with teacher.embedding.adapt_embedding(spec)", where="EmbeddingTeacher")
+        return self.embed(list(texts), progress) @ self.coef.T + self.intercept
+
+    def label(self, texts: list[str], batch_size: int | None = None, progress: bool | None = None):
+        """Calibrated probabilities, predicted label ids and confidences (a :class:`teacher.LabelResult`)."""
+        from teacher.teacher import LabelResult
+
+        show = self.config.progress if progress is None else progress
+        probs = self.calibration.apply(self.raw_scores(list(texts), progress=show and len(texts) > 64)) if len(texts) else np.zeros((0, len(self.labels)))
+        ids = self.label_ids
+        return LabelResult(probs=probs, labels=[ids[i] for i in probs.argmax(1)], confidence=probs.max(1) if len(probs) else np.zeros(0))
+
+    def save(self, directory: str | Path) -> Path:
+        """``embedding-teacher.json`` (config, labels, head, calibration, metrics); ``body/`` when the body was tuned."""
+        d = Path(directory)
+        tuned = self.config.setfit_iterations > 0
+        if tuned:
+            tmp = d / f".{BODY}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.encoder.save(str(tmp))
+            shutil.rmtree(d / BODY, ignore_errors=True)
+            tmp.rename(d / BODY)
+        atomic_write_json(d / META, {
+            "kind": "embedding",
+            "config": self.config.to_dict(),
+            "body": BODY if tuned else None,
+            "labels": [{"id": lab.id, "name": lab.name, "description": lab.description, "verbalizer": list(lab.verbalizer)} for lab in self.labels],
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept.tolist(),
+            "calibration": self.calibration.to_dict(),
+            "metrics": self.metrics,
+        })
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "EmbeddingTeacher":
+        d = Path(directory)
+        if not (d / META).is_file():
+            raise TaskError(f"an embedding-teacher folder with {META}", f"no {META} in {d}", "pass the folder given to EmbeddingTeacher.save", where="EmbeddingTeacher.load")
+        meta = json.loads((d / META).read_text(encoding="utf-8"))
+        cfg = EmbeddingTeacherConfig.from_dict(meta["config"])
+        encoder = load_encoder(str(d / meta["body"]) if meta.get("body") else cfg.model, cfg)
+        labels = [Label(x["id"], x["name"], description=x.get("description"), verbalizer=tuple(x.get("verbalizer") or ())) for x in meta["labels"]]
+        return cls(encoder, cfg, labels, coef=meta["coef"], intercept=meta["intercept"], calibration=Calibration.from_dict(meta["calibration"]), metrics=meta.get("metrics"))
+
+
+def _tune_body(encoder, spec: TaskSpec, cfg: EmbeddingTeacherConfig):
+    """SetFit's contrastive stage on pairs from the gold (``setfit.Trainer``); returns the tuned body."""
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    pre = cfg.prompt or ""
+    model = SetFitModel(model_body=encoder, labels=spec.label_ids)
+    train = Dataset.from_dict({"text": [pre + e.text for e in spec.gold], "label": [spec.label_index(e.label) for e in spec.gold]})
+    args = TrainingArguments(batch_size=cfg.batch_size, num_epochs=cfg.setfit_epochs, num_iterations=cfg.setfit_iterations, body_learning_rate=cfg.setfit_lr, seed=cfg.seed, report_to="none", max_length=cfg.max_length, show_progress_bar=cfg.progress)
+    Trainer(model=model, args=args, train_dataset=train).train()
+    return model.model_body
+
+
+def fit_head(teacher: EmbeddingTeacher, spec: TaskSpec) -> dict:
+    """Fit the linear head on ``spec.gold`` (C by dev accuracy, then NLL) and its temperature on ``spec.dev``."""
+    from sklearn.linear_model import LogisticRegression
+
+    cfg = teacher.config
+    index = {lid: i for i, lid in enumerate(spec.label_ids)}
+    x = teacher.embed([e.text for e in spec.gold], progress=cfg.progress)
+    y = np.array([index[e.label] for e in spec.gold])
+    xd = teacher.embed([e.text for e in spec.dev], progress=cfg.progress) if spec.dev else None
+    yd = np.array([index[e.label] for e in spec.dev]) if spec.dev else None
+    n_labels = len(spec.labels)
+
+    def fit(c: float):
+        clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+        clf.fit(x, y)
+        coef, icpt = np.zeros((n_labels, x.shape[1])), np.zeros(n_labels)
+        cls = clf.classes_
+        if len(cls) == 2:  # sklearn keeps one row for two classes: logits (-z/2, z/2)
+            coef[cls[1]], coef[cls[0]] = clf.coef_[0] / 2, -clf.coef_[0] / 2
+            icpt[cls[1]], icpt[cls[0]] = clf.intercept_[0] / 2, -clf.intercept_[0] / 2
+        else:
+            coef[cls], icpt[cls] = clf.coef_, clf.intercept_
+        icpt[[k for k in range(n_labels) if k not in set(cls)]] = -1e3  # a label without examples is never predicted
+        return coef, icpt
+
+    best = None
+    for c in [cfg.C] if cfg.C is not None else list(C_GRID):
+        coef, icpt = fit(c)
+        if xd is None:
+            best = (0, 0, c, coef, icpt)
+            break
+        z = xd @ coef.T + icpt
+        key = (-(z.argmax(1) == yd).mean(), nll(z, yd))
+        if best is None or key < best[:2]:
+            best = (*key, c, coef, icpt)
+    _, _, c, teacher.coef, teacher.intercept = best
+    out: dict = {"C": c, "gold": len(y)}
+    if xd is not None:
+        raw = xd @ teacher.coef.T + teacher.intercept
+        teacher.calibration = fit_calibration(raw, yd, "temperature")
+        probs = teacher.calibration.apply(raw)
+        out["dev"] = {"n": len(yd), "accuracy": float((probs.argmax(1) == yd).mean()), "ece": expected_calibration_error(probs, yd)}
+    return out
+
+
+def adapt_embedding(spec: TaskSpec, config: EmbeddingTeacherConfig | None = None, out_dir: str | Path | None = None) -> EmbeddingTeacher:
+    """Fit the embedding teacher on ``spec.gold``; C and the temperature are chosen on ``spec.dev``."""
+    cfg = (config or EmbeddingTeacherConfig()).validate()
+    if not spec.gold:
+        raise TaskError("gold examples for the embedding teacher", "none", "add labeled examples", where="embedding teacher")
+    t0 = time.perf_counter()
+    encoder = load_encoder(cfg.model, cfg)
+    if cfg.setfit_iterations:
+        encoder = _tune_body(encoder, spec, cfg)
+    teacher = EmbeddingTeacher(encoder, cfg, spec.labels)
+    metrics = {"model": cfg.model, "kind": "embedding", "setfit_iterations": cfg.setfit_iterations, **fit_head(teacher, spec)}
+    metrics["adapt_seconds"] = time.perf_counter() - t0
+    teacher.metrics = metrics
+    if out_dir is not None:
+        teacher.save(out_dir)
+    return teacher

@@ -1,0 +1,48 @@
+"""The flows and ``factory bench`` run one recipe: the same step functions, the same seeded caps."""
+
+from __future__ import annotations
+
+import inspect
+
+from factory.spec import Example
+from pipelines import flows
+from pipelines import tasks as pipeline_tasks
+from recipe import run as recipe_run
+from recipe import seeded_cap, steps
+
+# Steps that run in both; the flows add only the service steps (Label Studio push, publish).
+SHARED = ("intake", "adapt_teacher", "generate_samples", "label_texts", "filter_synthetic", "pick_questions", "distill_student", "evaluate_student", "export_student")
+
+
+def _steps_called(fn) -> set[str]:
+    return {name for name in fn.__code__.co_names if hasattr(steps, name) and inspect.isfunction(getattr(steps, name))}
+
+
+def test_every_pipeline_task_calls_the_recipe_step_of_its_name():
+    for name in SHARED:
+        task_fn = getattr(pipeline_tasks, name).fn
+        assert name in _steps_called(task_fn), f"pipelines.tasks.{name} does not call recipe.steps.{name}"
+
+
+def test_bench_recipe_and_production_flow_run_the_same_steps():
+    assert set(SHARED) <= _steps_called(recipe_run.run_recipe)
+    flow_code = {n for fn in (flows.production.fn, flows._train_and_publish) for n in fn.__code__.co_names}
+    assert set(SHARED) <= flow_code, "the production flow skips a recipe step"
+
+
+def test_bench_uses_the_recipe_not_its_own_composition():
+    from benchmarks import full
+
+    assert "run_recipe" in full.run.__code__.co_names
+    src = inspect.getsource(full)
+    for private in ("adapt(", "generate(", "distill(DistillData"):
+        assert private not in src, f"benchmarks/full.py composes a stage itself ({private})"
+
+
+def test_seeded_cap_is_a_seeded_sample_in_file_order_not_a_head():
+    rows = [Example(f"t{i}", "a" if i < 50 else "b") for i in range(100)]  # sorted by label, as BANKING77's files
+    got = seeded_cap(rows, 20, seed=0)
+    assert len(got) == 20 and {e.label for e in got} == {"a", "b"}
+    assert [int(e.text[1:]) for e in got] == sorted(int(e.text[1:]) for e in got)
+    assert seeded_cap(rows, 20, seed=0) == got and seeded_cap(rows, 20, seed=1) != got
+    assert seeded_cap(rows, None, seed=0) == rows
