@@ -41,6 +41,8 @@ class IntakeConfig:
     id_field: str | None = None
     labels: list[str] | None = None
     labels_file: str | None = None
+    text_name: str | None = None  # what a text is called in the teacher's and generator's prompts ("商品评论")
+    prompt: str | None = None  # the LLM teacher's prompt with {text} (and optionally {options}); None = its default
     overwrite: bool = False
     sources: dict = field(default_factory=dict)
 
@@ -107,7 +109,7 @@ def build_spec(cfg: IntakeConfig) -> TaskSpec:
         if cfg.fmt == "sst" and {lab.id for lab in labels} <= {"0", "1"} and len(labels) == 2:
             labels = list(SST_LABELS)
     language = cfg.language or detect_language([e.text for e in splits["gold"] + splits["dev"]])
-    spec = TaskSpec(name=cfg.name, language=language, labels=labels, **splits)
+    spec = TaskSpec(name=cfg.name, language=language, labels=labels, text_name=(cfg.text_name or "").strip() or None, prompt=cfg.prompt or None, **splits)
     return check_spec(spec)
 
 
@@ -143,6 +145,8 @@ def create_task(
     labels_file: str | os.PathLike | None = None,
     workspace: Workspace | str | os.PathLike | None = None,
     overwrite: bool = False,
+    text_name: str | None = None,
+    prompt: str | None = None,
 ) -> TaskSpec:
     """Read, validate and store a task (see :class:`IntakeConfig` for the arguments)."""
     if isinstance(labels, str):
@@ -154,5 +158,6 @@ def create_task(
     cfg = IntakeConfig(
         name=name, train=str(train), dev=s(dev), test=s(test), unlabeled=s(unlabeled), fmt=fmt, language=language,
         text_field=text_field, label_field=label_field, id_field=id_field, labels=labels, labels_file=s(labels_file), overwrite=overwrite,
+        text_name=text_name, prompt=prompt,
     )
     return intake(cfg, workspace)

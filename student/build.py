@@ -76,8 +76,16 @@ def derive_student(teacher: str, label_ids: Sequence[str], texts: Sequence[str],
         kind = AutoConfig.from_pretrained(ref.source).model_type
         if kind not in DERIVABLE:
             raise TaskError(f"a teacher of type {DERIVABLE}", repr(kind), "derive from gemma-3-270m or pick an encoder student (DistillConfig(student=...))", where="derive_student")
-    lm, tok = load_causal_lm(teacher)
-    tcfg = lm.config
+    if ref.kind == "encoder":
+        # EmbeddingGemma: a bidirectional Gemma3TextModel (no LM head); its config keeps use_bidirectional_attention.
+        from transformers import AutoModel, AutoTokenizer
+
+        body, tok = AutoModel.from_pretrained(ref.source), AutoTokenizer.from_pretrained(ref.source)
+        tcfg, src = body.config, body.state_dict()
+        lm = body
+    else:
+        lm, tok = load_causal_lm(teacher)
+        tcfg, src = lm.config, lm.model.state_dict()
     if getattr(tcfg, "model_type", None) not in DERIVABLE:
         raise TaskError(f"a teacher of type {DERIVABLE}", repr(getattr(tcfg, "model_type", None)), "derive from gemma-3-270m or pick an encoder student", where="derive_student")
     layers = [int(i) for i in cfg.layer_indices] if cfg.layer_indices else choose_layers(tcfg.num_hidden_layers, cfg.layers, cfg.layer_selection)
@@ -102,7 +110,6 @@ def derive_student(teacher: str, label_ids: Sequence[str], texts: Sequence[str],
     scfg = AutoConfig.for_model(**d)
     torch.manual_seed(cfg.seed)
     model = AutoModelForSequenceClassification.from_config(scfg)
-    src = lm.model.state_dict()
     dst = {"model.embed_tokens.weight": src["embed_tokens.weight"][torch.tensor(vocab.old_ids)].clone(), "model.norm.weight": src["norm.weight"].clone()}
     for new, old in enumerate(layers):
         prefix = f"layers.{old}."

@@ -47,6 +47,13 @@ def export_onnx(model_dir: str | Path, path: str | Path, opset: int = 17) -> Pat
             self.m = m
 
         def forward(self, input_ids, attention_mask):
+            if getattr(cfg, "use_bidirectional_attention", False):
+                # transformers builds bidirectional masks with vmap, which the ONNX tracer cannot follow: hand
+                # every layer type the padding-only additive mask (the sliding window exceeds max_length).
+                keep = attention_mask[:, None, None, :].to(torch.bool).expand(-1, 1, input_ids.shape[1], -1)
+                add = torch.zeros(keep.shape, dtype=torch.float32).masked_fill(~keep, torch.finfo(torch.float32).min)
+                masks = {t: add for t in set(cfg.layer_types)}
+                return self.m(input_ids=input_ids, attention_mask=masks).logits
             return self.m(input_ids=input_ids, attention_mask=attention_mask).logits
 
     with torch.no_grad():

@@ -113,13 +113,15 @@ def guess(cols: list[str], names: tuple[str, ...]) -> str | None:
     return next((low[n] for n in names if n in low), None)
 
 
-def _config(name: str, paths: dict[str, Path], fmt: str, text_field: str, label_field: str, language: str | None) -> IntakeConfig:
+def _config(name: str, paths: dict[str, Path], fmt: str, text_field: str, label_field: str, language: str | None, text_name: str | None = None, prompt: str | None = None) -> IntakeConfig:
     return IntakeConfig(
         name=name,
         fmt=fmt,
         language=language,
         text_field=text_field,
         label_field=label_field,
+        text_name=text_name,
+        prompt=prompt,
         **{k: str(v) for k, v in paths.items()},
     )
 
@@ -131,6 +133,8 @@ def check_uploads(
     label_field: str,
     dest: Path,
     language: str | None = None,
+    text_name: str | None = None,
+    prompt: str | None = None,
 ) -> tuple[Checked, dict[str, Path]]:
     """Save ``uploads`` (keys in :data:`SPLITS`) under ``dest`` and run the intake checks.
 
@@ -162,13 +166,13 @@ def check_uploads(
         out.errors.append(TaskError("all files in one format", f"{sorted(fmts)}", "upload every file as CSV, or every file as JSON lines", where="files"))
         return out, paths
     try:
-        out.spec = build_spec(_config(name, paths, fmts.pop(), text_field, label_field, language))
+        out.spec = build_spec(_config(name, paths, fmts.pop(), text_field, label_field, language, text_name, prompt))
     except TaskError as e:
         out.errors.append(e)
     return out, paths
 
 
-def create_from_uploads(ws: Workspace, name: str, paths: dict[str, Path], text_field: str, label_field: str, language: str | None) -> TaskSpec:
+def create_from_uploads(ws: Workspace, name: str, paths: dict[str, Path], text_field: str, label_field: str, language: str | None, text_name: str | None = None, prompt: str | None = None) -> TaskSpec:
     """Store the task through :func:`factory.intake.create_task`, exactly as the CLI does."""
     fmt = file_format(paths["train"].name)
     return create_task(
@@ -182,4 +186,6 @@ def create_from_uploads(ws: Workspace, name: str, paths: dict[str, Path], text_f
         text_field=text_field,
         label_field=label_field,
         workspace=ws,
+        text_name=text_name,
+        prompt=prompt,
     )

@@ -38,6 +38,8 @@ def summary(spec) -> dict:
         "name": spec.name,
         "language": spec.language,
         "water_level": spec.water_level,
+        "text_name": spec.text_name,
+        "prompt": spec.prompt,
         "counts": spec.counts(),
         "labels": [
             {"id": lab.id, "name": lab.name, "description": lab.description, "verbalizer": list(lab.verbalizer)} for lab in spec.labels
@@ -50,6 +52,8 @@ def _print_summary(info: dict, task_dir: Path | None = None) -> None:
     c = info["counts"]
     typer.echo(f"task {info['name']} ({info['language']}, {c['labels']} labels)" + (f" in {task_dir}" if task_dir else ""))
     typer.echo(f"  gold {c['gold']}  dev {c['dev']}  test {c['test']}  unlabeled {c['unlabeled']}")
+    if info.get("text_name") or info.get("prompt"):
+        typer.echo(f"  prompt: {info.get('prompt') or 'teacher default'} (texts called {info.get('text_name') or 'default'})")
     width = max(len(lab["id"]) for lab in info["labels"])
     typer.echo(f"  {'label'.ljust(width)}  {'gold':>5} {'dev':>5} {'test':>5}  name / verbalizer")
     for lab in info["labels"]:
@@ -72,6 +76,8 @@ def create(
     id_field: Optional[str] = typer.Option(None, "--id-field", help="id column / JSON key (default id; rows are numbered if absent)"),
     labels: Optional[str] = typer.Option(None, "--labels", help="declare the label set, comma-separated: neg,pos"),
     labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="label set file: one per line, a JSON list, or FewCLUE label JSON lines"),
+    text_name: Optional[str] = typer.Option(None, "--text-name", help="what a text is called in prompts, e.g. 商品评论 or 'customer message'"),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="the LLM teacher's prompt with {text} (and {options} for the label words); default: the teacher's"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing task's data (its runs and models stay)"),
     workspace: Optional[Path] = WorkspaceOpt,
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
@@ -85,6 +91,7 @@ def create(
         spec = create_task(
             name, train, dev=dev, test=test, unlabeled=unlabeled, fmt=fmt, language=language, text_field=text_field,
             label_field=label_field, id_field=id_field, labels=labels, labels_file=labels_file, workspace=ws, overwrite=overwrite,
+            text_name=text_name, prompt=prompt,
         )
     except FactoryError as err:
         fail(err, as_json)

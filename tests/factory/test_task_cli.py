@@ -111,3 +111,15 @@ def test_sst_and_banking_formats_through_cli(workspace):
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["counts"]["labels"] == 77 and out["language"] == "en" and out["counts"]["test"] == 3080
+
+
+def test_prompt_settings_are_stored_with_the_task_and_a_prompt_without_text_is_refused(workspace):
+    base = ["create", "epr", "--format", "fewclue", "--train", str(EPR / "train_0.json"), "--dev", str(EPR / "dev_0.json")]
+    res = runner.invoke(app, [*base, "--text-name", "商品评论", "--prompt", "判断情感，可选：{options}。\n评论：{text}", "--json"])
+    assert res.exit_code == 0, res.output
+    spec = workspace.load_task("epr")
+    assert spec.text_name == "商品评论" and spec.prompt == "判断情感，可选：{options}。\n评论：{text}"
+    bad = runner.invoke(app, [*base[:1], "epr2", *base[2:], "--prompt", "no placeholder", "--json"])
+    assert bad.exit_code == 1
+    err = json.loads(bad.stdout)["error"]
+    assert "{text}" in err["expected"] and not workspace.has_task("epr2")

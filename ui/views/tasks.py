@@ -76,8 +76,12 @@ def from_upload(ws) -> None:
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(gold.name).stem).strip("-._")[:64] or "task"
     name = c3.text_input("Task name", value=st.session_state.get("name-up", stem), key="name-up")
     lang = LANG_CHOICES[c4.selectbox("Language", list(LANG_CHOICES), key="lang-up")]
+    with st.expander("Prompt settings (optional)", icon=":material/chat:"):
+        p1, p2 = st.columns([1, 3])
+        text_name = p1.text_input("A text is called", "", key="text-name-up", placeholder="商品评论 / customer message") or None
+        prompt = p2.text_input("Teacher prompt", "", key="prompt-up", placeholder="判断这条评论的情感。可选：{options}。\n评论：{text}", help="{text} is the text, {options} the label words; empty = the teacher's default") or None
     with tempfile.TemporaryDirectory(prefix="factory-upload-") as tmp:
-        checked, paths = check_uploads(name, uploads, text_field, label_field, Path(tmp), language=lang)
+        checked, paths = check_uploads(name, uploads, text_field, label_field, Path(tmp), language=lang, text_name=text_name, prompt=prompt)
         if checked.errors:
             show_errors(checked.errors, "The task cannot be created yet")
             st.button("Create task", type="primary", disabled=True, key="create-up-disabled", help="fix the problems above first")
@@ -86,7 +90,7 @@ def from_upload(ws) -> None:
         preview(checked.spec)
         if st.button("Create task", type="primary", key="create-up", icon=":material/add_task:"):
             try:
-                create_from_uploads(ws, name, paths, text_field, label_field, lang)
+                create_from_uploads(ws, name, paths, text_field, label_field, lang, text_name=text_name, prompt=prompt)
             except TaskError as e:
                 show_errors([e], "The task was not created")
                 return

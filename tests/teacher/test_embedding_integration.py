@@ -1,0 +1,36 @@
+"""The embedding teacher and the committee with the real bundled EmbeddingGemma-300M (EPRSTMT slice)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from teacher import Committee, CommitteeConfig, EmbeddingTeacher, EmbeddingTeacherConfig, adapt_committee, adapt_embedding, load_labeler
+
+pytestmark = pytest.mark.integration
+
+
+def test_embedding_teacher_learns_from_gold_and_round_trips_without_pickle(eprstmt_small, tmp_path):
+    t = adapt_embedding(eprstmt_small, EmbeddingTeacherConfig(progress=False), out_dir=tmp_path / "emb")
+    texts = [e.text for e in eprstmt_small.test]
+    y = np.array([eprstmt_small.label_index(e.label) for e in eprstmt_small.test])
+    res = t.label(texts)
+    np.testing.assert_allclose(res.probs.sum(1), 1.0, atol=1e-9)
+    assert (res.probs.argmax(1) == y).mean() >= 0.7  # frozen EmbeddingGemma + LR: ~86 % on all of test_public
+    assert t.metrics["C"] in (0.1, 0.3, 1.0, 3.0, 10.0, 30.0) and t.calibration.kind == "temperature"
+    assert sorted(p.name for p in (tmp_path / "emb").iterdir()) == ["embedding-teacher.json"]  # JSON head, no body copy
+    loaded = load_labeler(tmp_path / "emb")
+    assert isinstance(loaded, EmbeddingTeacher)
+    np.testing.assert_allclose(loaded.label(texts[:8]).probs, res.probs[:8], atol=1e-5)
+
+
+def test_committee_of_gemma_and_embedding_is_pooled_on_dev_and_reloads(eprstmt_small, tmp_path):
+    cfg = CommitteeConfig(llm={"model": "gemma-3-270m", "mode": "zero-shot", "template": "评论:{text}\n总体评价:"}, embedding={})
+    c = adapt_committee(eprstmt_small, cfg, out_dir=tmp_path / "committee")
+    assert set(c.members) == {"llm", "embedding"} and abs(sum(c.weights.values()) - 1) < 1e-9
+    best_member = max(m["dev"]["accuracy"] for m in c.metrics["members"].values())
+    assert c.metrics["dev"]["accuracy"] >= best_member  # every member alone is on the weight grid
+    texts = [e.text for e in eprstmt_small.test[:12]]
+    again = load_labeler(tmp_path / "committee")
+    assert isinstance(again, Committee)
+    np.testing.assert_allclose(again.label(texts).probs, c.label(texts).probs, atol=1e-5)
