@@ -21,10 +21,10 @@ EPRSTMT_LABELS = [
     Label("Negative", "Negative", description="负面评价", verbalizer=("差", "负面")),
     Label("Positive", "Positive", description="正面评价", verbalizer=("好", "正面")),
 ]
-# SST-2 files use 0/1; the verbalizers are those of LM-BFF's SST-2 template.
+# SST-2 files use 0/1; the first verbalizers are those of LM-BFF's SST-2 template, the second a chat answer.
 SST_LABELS = [
-    Label("0", "negative", description="negative movie review", verbalizer=("terrible",)),
-    Label("1", "positive", description="positive movie review", verbalizer=("great",)),
+    Label("0", "negative", description="negative movie review", verbalizer=("terrible", "negative")),
+    Label("1", "positive", description="positive movie review", verbalizer=("great", "positive")),
 ]
 # The FewCLUE label file that sits next to the data files (TNEWS has one).
 FEWCLUE_LABELS_FILE = "label_index2en2zh.json"

@@ -41,10 +41,11 @@ def _train_and_publish(task_name: str, cfg: dict, rdir: Path, spec_path: str, te
     art = t.distill_student(spec_path, [labels["pool"], kept], cfg["student"], str(rdir / "student"))
     metrics = t.evaluate_student(art, spec_path, str(rdir / "eval"))
     export_dir = t.export_student(art, spec_path, metrics, str(rdir / "export"), teacher_dir)
-    version = t.publish(task_name, export_dir, {"metrics": metrics, "run": rdir.name, "stage_seconds": t.run_report(str(rdir)), **extra})
+    stage_seconds = t.run_report(str(rdir))
+    version = t.publish(task_name, export_dir, {"metrics": metrics, "run": rdir.name, "stage_seconds": stage_seconds, **extra})
     push_info = pushed.result()
     zips = sorted(Path(version).glob("*.zip"))
-    return {"version": Path(version).name, "version_dir": version, "zip": str(zips[0]) if zips else None, "metrics": metrics, "questions": push_info}
+    return {"version": Path(version).name, "version_dir": version, "zip": str(zips[0]) if zips else None, "metrics": metrics, "questions": push_info, "stage_seconds": stage_seconds}
 
 
 @flow(name="production", log_prints=True, task_runner=_runner())

@@ -54,6 +54,10 @@ def _report(out: dict) -> None:
     q = out.get("questions") or {}
     typer.echo(f"questions queued in Label Studio: {q.get('pushed', 0)} new, {q.get('skipped', 0)} already there")
     typer.echo(f"downloadable artifact: {out['zip']}")
+    secs = out.get("stage_seconds") or {}
+    if secs:
+        # Where the time went, stage by stage (teacher and generator run side by side in the production flow).
+        typer.echo("stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(secs.items(), key=lambda kv: -kv[1])))
 
 
 def run(

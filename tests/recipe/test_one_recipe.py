@@ -46,3 +46,15 @@ def test_seeded_cap_is_a_seeded_sample_in_file_order_not_a_head():
     assert [int(e.text[1:]) for e in got] == sorted(int(e.text[1:]) for e in got)
     assert seeded_cap(rows, 20, seed=0) == got and seeded_cap(rows, 20, seed=1) != got
     assert seeded_cap(rows, None, seed=0) == rows
+
+
+def test_teacher_info_names_every_member_and_its_weight_for_the_card(tmp_path):
+    from factory.atomic import atomic_write_json
+
+    atomic_write_json(tmp_path / "committee.json", {
+        "kind": "committee", "members": ["embedding", "llm"], "weights": {"embedding": 0.6, "llm": 0.4}, "combine": "loglinear",
+        "metrics": {"members": {"embedding": {"model": "embeddinggemma-300m"}, "llm": {"model": "qwen2.5-coder-0.5b-instruct"}}, "dev": {"n": 32, "accuracy": 0.8125}},
+    })
+    info = steps.teacher_info(str(tmp_path))
+    assert info["committee"] == "embeddinggemma-300m (weight 0.6), qwen2.5-coder-0.5b-instruct (weight 0.4)"
+    assert info["dev accuracy"] == "81.2 % on 32 texts" and steps.teacher_info(None) == {}
