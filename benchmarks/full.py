@@ -35,33 +35,33 @@ PRESETS = {
         "recipe": {"pool_cap": 2000, "dev_cap": 300, "test_cap": 600, "questions": 20, "generator": {"total": 80}, "student": {"epochs": 4}},
         "setfit_iterations": 20,
         "setfit_max_steps": 40,
+        "pool_ladder": (400,),
     },
     "full": {
         "recipe": {"pool_cap": 8000, "dev_cap": None, "test_cap": None, "questions": 20, "generator": {"per_label": 32}, "student": {"epochs": 6}},
         "setfit_iterations": 20,
         "setfit_max_steps": None,
+        "pool_ladder": (400, 2000),
     },
 }
 SETFIT_BACKBONE = {"zh": "embeddinggemma-300m", "en": "embeddinggemma-300m"}
 
 
-def _labeler_row(system: str, labeler, test, spec: TaskSpec, seconds: float, **extra) -> dict:
+def _probs_row(system: str, probs: np.ndarray, test, spec: TaskSpec, params: int, seconds: float, label_seconds: float, **extra) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
 
     from teacher.calibration import expected_calibration_error
 
-    t0 = time.perf_counter()
-    res = labeler.label([e.text for e in test])
-    label_s = time.perf_counter() - t0
-    y = [e.label for e in test]
+    y = np.array([spec.label_index(e.label) for e in test])
+    pred = probs.argmax(1)
     return result_row(
         system,
-        accuracy=float(accuracy_score(y, res.labels)),
-        macro_f1=float(f1_score(y, res.labels, average="macro")),
-        ece=float(expected_calibration_error(res.probs, np.array([spec.label_index(v) for v in y]))),
-        params=labeler.params,
-        seconds=round(seconds + label_s, 2),
-        texts_per_second=round(len(test) / max(label_s, 1e-9), 2),
+        accuracy=float(accuracy_score(y, pred)),
+        macro_f1=float(f1_score(y, pred, average="macro")),
+        ece=float(expected_calibration_error(probs, y)),
+        params=params,
+        seconds=round(seconds + label_seconds, 2),
+        texts_per_second=round(len(test) / max(label_seconds, 1e-9), 2),
         **extra,
     )
 
@@ -90,19 +90,34 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
     test = run_spec.test
     rows: list[dict] = [tfidf_lr(run_spec, test)]
 
+    from teacher.committee import pool
+
+    # Each member labels test once; the committee row pools those same probabilities with its dev-fitted weights.
     committee = Committee.load(out["teacher"], all_members=True)
     member_s = {k: v.get("seconds", 0.0) for k, v in committee.metrics.get("members", {}).items()}
+    texts = [e.text for e in test]
+    probs, label_s = {}, {}
     for kind, member in committee.members.items():
-        solo = Committee({kind: member}, {kind: 1.0}, "loglinear", committee.config)
-        rows.append(_labeler_row(f"teacher-{kind}", solo, test, run_spec, member_s.get(kind, 0.0), model=member.metrics.get("model"), weight=committee.weights.get(kind)))
-    rows.append(_labeler_row("teacher-committee", committee, test, run_spec, committee.metrics.get("adapt_seconds", 0.0), weights=committee.weights, combine=committee.combine))
+        t1 = time.perf_counter()
+        probs[kind] = member.label(texts).probs
+        label_s[kind] = time.perf_counter() - t1
+        rows.append(_probs_row(f"teacher-{kind}", probs[kind], test, run_spec, member.params, member_s.get(kind, 0.0), label_s[kind], model=member.metrics.get("model"), weight=committee.weights.get(kind), dev_accuracy=(member.metrics.get("dev") or {}).get("accuracy")))
+    active = [k for k in probs if committee.weights.get(k, 0) > 0]
+    pooled = pool([probs[k] for k in active], [committee.weights[k] for k in active], committee.combine)
+    rows.append(_probs_row("teacher-committee", pooled, test, run_spec, committee.params, committee.metrics.get("adapt_seconds", 0.0), sum(label_s[k] for k in active), weights=committee.weights, combine=committee.combine, dev_accuracy=(committee.metrics.get("dev") or {}).get("accuracy")))
 
     gold_dir = steps.distill_student(out["spec"], [], cfg.student, str(work / "student-gold"))
     rows.append(_student_row("student-gold", out["spec"], gold_dir, work, soft_examples=0))
     pool_dir = steps.distill_student(out["spec"], [out["labels"]["pool"]], cfg.student, str(work / "student-no-synthetic"))
-    rows.append(_student_row("factory-student-no-synthetic", out["spec"], pool_dir, work, soft_examples=len(run_spec.unlabeled)))
-    from factory.atomic import read_jsonl
+    rows.append(_student_row("factory-student-no-synthetic", out["spec"], pool_dir, work, soft_examples=len(run_spec.unlabeled), pool_size=len(run_spec.unlabeled)))
+    from factory.atomic import atomic_write_jsonl, read_jsonl
 
+    # Accuracy against pool size: the same student on the first n soft-labeled pool texts (a seeded sample already).
+    pool_rows = read_jsonl(out["labels"]["pool"])
+    for n in [n for n in p.get("pool_ladder", ()) if n < len(pool_rows)]:
+        sub = atomic_write_jsonl(work / f"pool-{n}" / "pool.jsonl", pool_rows[:n])
+        d = steps.distill_student(out["spec"], [str(sub)], cfg.student, str(work / f"student-pool-{n}"))
+        rows.append(_student_row(f"factory-student-no-synthetic-pool{n}", out["spec"], d, work, soft_examples=n, pool_size=n))
     kept = len(read_jsonl(out["synthetic_kept"]))
     rows.append(_student_row("factory-student", out["spec"], out["student"], work, soft_examples=len(run_spec.unlabeled) + kept, synthetic=kept))
 
