@@ -144,22 +144,23 @@ def evaluate_student(artifact_dir: str, spec_path: str, out_dir: str) -> dict:
 
 
 def teacher_info(teacher_dir: str | None) -> dict:
-    """What labeled the data, for the model card: members, weights and dev accuracy of the saved teacher."""
+    """What labeled the data, for the model card and the Models page: model, mode, dev metrics, params."""
     if not teacher_dir:
         return {}
     d = Path(teacher_dir)
-    if (d / "committee.json").is_file():
-        meta = json.loads((d / "committee.json").read_text(encoding="utf-8"))
+    for name in ("committee.json", "teacher.json", "embedding-teacher.json"):
+        if not (d / name).is_file():
+            continue
+        meta = json.loads((d / name).read_text(encoding="utf-8"))
         m = meta.get("metrics", {})
-        members = {k: v.get("model") for k, v in m.get("members", {}).items()}
-        out = {"committee": ", ".join(f"{members.get(k, k)} (weight {w:.1f})" for k, w in meta["weights"].items()), "pooling": meta["combine"]}
-        if m.get("dev"):
-            out["dev accuracy"] = f"{100 * m['dev']['accuracy']:.1f} % on {m['dev']['n']} texts"
-        return out
-    for name in ("teacher.json", "embedding-teacher.json"):
-        if (d / name).is_file():
-            meta = json.loads((d / name).read_text(encoding="utf-8"))
-            return {"model": meta.get("metrics", {}).get("model") or meta.get("config", {}).get("model")}
+        if name == "committee.json":
+            models = {k: v.get("model", k) for k, v in m.get("members", {}).items()}
+            used = {k: w for k, w in meta["weights"].items() if w > 0}
+            model = " + ".join(f"{models.get(k, k)} ({w:.1f})" for k, w in used.items())
+            mode = f"committee, {meta['combine']} pooling" if len(used) > 1 else "committee of one"
+        else:
+            model, mode = m.get("model") or meta.get("config", {}).get("model"), m.get("mode") or m.get("kind")
+        return {"model": model, "mode": mode, "dev": m.get("dev") or {}}
     return {}
 
 

@@ -27,7 +27,7 @@ def model_card(spec: TaskSpec, art: StudentArtifact, metrics: dict, teacher: dic
         f"| {lab} | {_pct(r.get('precision'))} | {_pct(r.get('recall'))} | {_pct(r.get('f1-score'))} | {int(r.get('support', 0))} |"
         for lab, r in per_class.items()
     )
-    teacher_line = ", ".join(f"{k}: {v}" for k, v in teacher.items()) if teacher else "none (gold labels only)"
+    teacher_line = _teacher_line(teacher)
     return f"""# {spec.name} student
 
 A small text classifier made by the few-shot model factory.
@@ -60,3 +60,16 @@ or `onnx/model.int8.onnx` with onnxruntime (inputs `input_ids`, `attention_mask`
 ## Intended use and limits
 Classifying short texts like the task's examples into the labels above. It learned from a few gold examples and a teacher's labels, so it inherits the teacher's mistakes; check it on your own data before relying on it, and do not use it for decisions about people without human review.
 """
+
+
+def _teacher_line(teacher: dict) -> str:
+    """``model (mode); dev accuracy x % on n texts`` for the structured info the recipe records, else key: value pairs."""
+    if not teacher:
+        return "none (gold labels only)"
+    if "model" not in teacher:
+        return ", ".join(f"{k}: {v}" for k, v in teacher.items())
+    line = str(teacher["model"]) + (f" ({teacher['mode']})" if teacher.get("mode") else "")
+    dev = teacher.get("dev") or {}
+    if isinstance(dev, dict) and dev.get("accuracy") is not None:
+        line += f"; dev accuracy {100 * dev['accuracy']:.1f} %" + (f" on {dev['n']} texts" if dev.get("n") else "")
+    return line

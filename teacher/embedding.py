@@ -172,9 +172,11 @@ def _tune_body(encoder, spec: TaskSpec, cfg: EmbeddingTeacherConfig):
     """SetFit's contrastive stage on pairs from the gold (``setfit.Trainer``); returns the tuned body."""
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
+    from sklearn.linear_model import LogisticRegression
 
     pre = cfg.prompt or ""
-    model = SetFitModel(model_body=encoder, labels=spec.label_ids)
+    # SetFit also fits its own head; ours is refitted on the tuned body with C chosen on dev.
+    model = SetFitModel(model_body=encoder, model_head=LogisticRegression(max_iter=1000), labels=spec.label_ids)
     train = Dataset.from_dict({"text": [pre + e.text for e in spec.gold], "label": [spec.label_index(e.label) for e in spec.gold]})
     args = TrainingArguments(batch_size=cfg.batch_size, num_epochs=cfg.setfit_epochs, num_iterations=cfg.setfit_iterations, body_learning_rate=cfg.setfit_lr, seed=cfg.seed, report_to="none", max_length=cfg.max_length, show_progress_bar=cfg.progress)
     Trainer(model=model, args=args, train_dataset=train).train()

@@ -109,13 +109,18 @@ def _first(path: Path, patterns: tuple[str, ...]) -> Path | None:
 
 
 def _teacher_info(ws: Workspace, task: str, metrics: dict, student: dict, manifest: dict) -> dict:
-    """The teacher's metrics: in the version's files if the exporter put them there, else the run's teacher.json."""
+    """The teacher's metrics: in the version's files if the exporter put them there, else the run's committee or teacher."""
     for cand in (metrics.get("teacher"), student.get("teacher")):
         if isinstance(cand, dict) and cand:
             return cand
     run = manifest.get("run")
     if isinstance(run, str) and run and "/" not in run and ".." not in run:
-        meta = _read_json(ws.task_dir(task) / "runs" / run / "teacher" / "teacher.json")
+        from recipe.steps import teacher_info
+
+        tdir = ws.task_dir(task) / "runs" / run / "teacher"
+        if (tdir / "committee.json").is_file():
+            return teacher_info(str(tdir))
+        meta = _read_json(tdir / "teacher.json")
         if isinstance(meta.get("metrics"), dict):
             return meta["metrics"]
     return {}

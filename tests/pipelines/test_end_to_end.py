@@ -93,7 +93,7 @@ def scenario(services_ws, label_studio, prefect_api, eprstmt_spec):
             log.flush()
             tail = Path(log.name).read_text(errors="replace")[-4000:]
             raise AssertionError(f"factory run ended early (rc {proc.returncode}); the end of its log:\n{tail}")
-        teacher_mtime = (rdir / "teacher" / "teacher.json").stat().st_mtime
+        teacher_mtime = (rdir / "teacher" / "committee.json").stat().st_mtime
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         out["killed_after_s"] = time.monotonic() - t0
@@ -134,7 +134,7 @@ def test_killed_production_run_resumes_from_finished_tasks(scenario, services_ws
     # Same run directory, teacher not retrained.
     ledger = json.loads((scenario["run_dir"] / "pipeline.json").read_text())
     assert ledger["status"] == "done" and ledger["version"] == "v1"
-    assert (scenario["run_dir"] / "teacher" / "teacher.json").stat().st_mtime == scenario["teacher_mtime"]
+    assert (scenario["run_dir"] / "teacher" / "committee.json").stat().st_mtime == scenario["teacher_mtime"]
     assert not (services_ws.task_dir(TASK) / "runs" / "pipeline-production-2").exists()
 
 

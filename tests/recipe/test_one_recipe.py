@@ -56,5 +56,9 @@ def test_teacher_info_names_every_member_and_its_weight_for_the_card(tmp_path):
         "metrics": {"members": {"embedding": {"model": "embeddinggemma-300m"}, "llm": {"model": "qwen2.5-coder-0.5b-instruct"}}, "dev": {"n": 32, "accuracy": 0.8125}},
     })
     info = steps.teacher_info(str(tmp_path))
-    assert info["committee"] == "embeddinggemma-300m (weight 0.6), qwen2.5-coder-0.5b-instruct (weight 0.4)"
-    assert info["dev accuracy"] == "81.2 % on 32 texts" and steps.teacher_info(None) == {}
+    assert info["model"] == "embeddinggemma-300m (0.6) + qwen2.5-coder-0.5b-instruct (0.4)"
+    assert info["mode"] == "committee, loglinear pooling" and info["dev"]["accuracy"] == 0.8125
+    assert steps.teacher_info(None) == {}
+    from student.card import _teacher_line
+
+    assert _teacher_line(info) == "embeddinggemma-300m (0.6) + qwen2.5-coder-0.5b-instruct (0.4) (committee, loglinear pooling); dev accuracy 81.2 % on 32 texts"

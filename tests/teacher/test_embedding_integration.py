@@ -34,3 +34,23 @@ def test_committee_of_gemma_and_embedding_is_pooled_on_dev_and_reloads(eprstmt_s
     again = load_labeler(tmp_path / "committee")
     assert isinstance(again, Committee)
     np.testing.assert_allclose(again.label(texts).probs, c.label(texts).probs, atol=1e-5)
+
+
+def test_setfit_tuned_body_is_saved_and_reloaded_with_the_head(eprstmt_small, tmp_path):
+    from dataclasses import replace
+
+    spec = replace(eprstmt_small, gold=eprstmt_small.gold[:4] + eprstmt_small.gold[-4:], dev=eprstmt_small.dev[:8])
+    t = adapt_embedding(spec, EmbeddingTeacherConfig(setfit_iterations=1, batch_size=8, progress=False), out_dir=tmp_path / "tuned")
+    assert (tmp_path / "tuned" / "body" / "model.safetensors").is_file()
+    texts = [e.text for e in spec.test[:6]]
+    again = EmbeddingTeacher.load(tmp_path / "tuned")
+    np.testing.assert_allclose(again.label(texts).probs, t.label(texts).probs, atol=1e-5)
+
+
+def test_self_training_round_is_kept_only_when_dev_says_so(eprstmt_small, tmp_path):
+    cfg = CommitteeConfig(llm=None, embedding={}, self_train_rounds=1, self_train_per_label=8)
+    c = adapt_committee(eprstmt_small, cfg)
+    (round1,) = c.metrics["self_train"]
+    assert round1["pseudo_labeled"] == 16 and isinstance(round1["kept"], bool)
+    if not round1["kept"]:
+        assert round1["dev_accuracy_gain"] <= 0
