@@ -65,6 +65,18 @@ def check_model(name: str) -> dict:
     return row
 
 
+def check_bundles() -> list[dict]:
+    """The chunk-assembled models (``factory.bundle``): verified in the cache or not; nothing is loaded."""
+    from factory.bundle import BUNDLES, installed
+
+    out = []
+    for name in sorted(BUNDLES):
+        path = installed(name)
+        out.append({"name": name, "ok": path is not None, "required": True, "source": str(path) if path else None,
+                    "detail": "sha256 verified" if path else f"not assembled: run `python -m factory.bundle install {name}`"})
+    return out
+
+
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
@@ -172,7 +184,8 @@ def run_checks(models: bool = True, progress=None) -> dict:
         "workspace": check_workspace(),
         "services": check_services(),
         "models": [load(m) for m in CHECKED_MODELS] if models else [],
+        "bundles": check_bundles(),
     }
-    rows = report["packages"] + report["services"] + report["models"] + [report["workspace"], report["runtime"]]
+    rows = report["packages"] + report["services"] + report["models"] + report["bundles"] + [report["workspace"], report["runtime"]]
     report["ok"] = all(r["ok"] for r in rows if r["required"])
     return report

