@@ -66,10 +66,10 @@ def _probs_row(system: str, probs: np.ndarray, test, spec: TaskSpec, params: int
     )
 
 
-def _student_row(system: str, spec_path: str, student_dir: str, work: Path, **extra) -> dict:
+def _student_row(system: str, spec_path: str, student_dir: str, work: Path, metrics: dict | None = None, **extra) -> dict:
     from student import StudentArtifact
 
-    m = steps.evaluate_student(student_dir, spec_path, str(work / f"eval-{system}"))
+    m = metrics or steps.evaluate_student(student_dir, spec_path, str(work / f"eval-{system}"))
     art = StudentArtifact.load(student_dir)
     secs = steps.report(student_dir).get("distill")
     return result_row(system, accuracy=m["accuracy"], macro_f1=m["macro_f1"], params=art.params, seconds=secs, texts_per_second=m.get("texts_per_second"), dev_accuracy=art.dev_metrics.get("accuracy"), **extra)
@@ -119,7 +119,7 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
         d = steps.distill_student(out["spec"], [str(sub)], cfg.student, str(work / f"student-pool-{n}"))
         rows.append(_student_row(f"factory-student-no-synthetic-pool{n}", out["spec"], d, work, soft_examples=n, pool_size=n))
     kept = len(read_jsonl(out["synthetic_kept"]))
-    rows.append(_student_row("factory-student", out["spec"], out["student"], work, soft_examples=len(run_spec.unlabeled) + kept, synthetic=kept))
+    rows.append(_student_row("factory-student", out["spec"], out["student"], work, metrics=out["metrics"], soft_examples=len(run_spec.unlabeled) + kept, synthetic=kept))
 
     backbone = SETFIT_BACKBONE.get(spec.language, "embeddinggemma-300m")
     rows.append(setfit_baseline(run_spec, backbone=backbone, test=test, seed=seed, num_iterations=p["setfit_iterations"], max_steps=p["setfit_max_steps"]))

@@ -33,6 +33,13 @@ class Label:
         """Verbalizer words the teacher scores for this label (falls back to the name)."""
         return self.verbalizer or (self.name,)
 
+    def to_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "description": self.description, "verbalizer": list(self.verbalizer)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Label":
+        return cls(str(d["id"]), d["name"], description=d.get("description"), verbalizer=tuple(d.get("verbalizer") or ()))
+
 
 @dataclass(frozen=True)
 class Example:
@@ -94,15 +101,7 @@ class TaskSpec:
         return cls(
             name=d["name"],
             language=d["language"],
-            labels=[
-                Label(
-                    id=str(lab["id"]),
-                    name=lab["name"],
-                    description=lab.get("description"),
-                    verbalizer=tuple(lab.get("verbalizer") or ()),
-                )
-                for lab in d["labels"]
-            ],
+            labels=[Label.from_dict(lab) for lab in d["labels"]],
             gold=ex(d["gold"]),
             dev=ex(d.get("dev", [])),
             test=ex(d.get("test", [])),

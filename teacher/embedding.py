@@ -148,7 +148,7 @@ class EmbeddingTeacher:
             "kind": "embedding",
             "config": self.config.to_dict(),
             "body": BODY if tuned else None,
-            "labels": [{"id": lab.id, "name": lab.name, "description": lab.description, "verbalizer": list(lab.verbalizer)} for lab in self.labels],
+            "labels": [lab.to_dict() for lab in self.labels],
             "coef": self.coef.tolist(),
             "intercept": self.intercept.tolist(),
             "calibration": self.calibration.to_dict(),
@@ -164,7 +164,7 @@ class EmbeddingTeacher:
         meta = json.loads((d / META).read_text(encoding="utf-8"))
         cfg = EmbeddingTeacherConfig.from_dict(meta["config"])
         encoder = load_encoder(str(d / meta["body"]) if meta.get("body") else cfg.model, cfg)
-        labels = [Label(x["id"], x["name"], description=x.get("description"), verbalizer=tuple(x.get("verbalizer") or ())) for x in meta["labels"]]
+        labels = [Label.from_dict(x) for x in meta["labels"]]
         return cls(encoder, cfg, labels, coef=meta["coef"], intercept=meta["intercept"], calibration=Calibration.from_dict(meta["calibration"]), metrics=meta.get("metrics"))
 
 

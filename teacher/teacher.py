@@ -149,7 +149,7 @@ class Teacher:
             "template": self.template,
             "chat": self.chat,
             "system": self.system,
-            "labels": [{"id": lab.id, "name": lab.name, "description": lab.description, "verbalizer": list(lab.verbalizer)} for lab in self.labels],
+            "labels": [lab.to_dict() for lab in self.labels],
             "label_token_ids": self.builder.label_token_ids,
             "demos": [list(x) for x in self.builder.demos],
             "calibration": self.calibration.to_dict(),
@@ -177,7 +177,7 @@ class Teacher:
             with torch.no_grad():
                 for n, t in state.items():
                     params[n].copy_(t.to(params[n].dtype))
-        labels = [Label(x["id"], x["name"], description=x.get("description"), verbalizer=tuple(x.get("verbalizer") or ())) for x in meta["labels"]]
+        labels = [Label.from_dict(x) for x in meta["labels"]]
         return cls(model, tok, cfg, labels, meta["language"], template=meta["template"], demos=meta["demos"], calibration=Calibration.from_dict(meta["calibration"]), metrics=meta.get("metrics"), trained=meta.get("trained"), chat=bool(meta.get("chat")), system=meta.get("system"))
 
 
