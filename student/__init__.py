@@ -7,6 +7,7 @@ from student.data import DistillData, SoftExample
 from student.distill import distill, prepare_job
 from student.evaluate import evaluate, measure_speed
 from student.export import export_artifact
+from student.static import StaticForSequenceClassification  # registers the static kind with the Auto classes
 from student.runtime import StudentClassifier, load_student
 from student.vocab import PrunedVocab, prune_tokenizer
 
@@ -23,6 +24,7 @@ __all__ = [
     "export_artifact",
     "load_student",
     "measure_speed",
+    "StaticForSequenceClassification",
     "StudentClassifier",
     "prepare_job",
     "prune_tokenizer",

@@ -43,7 +43,7 @@ def choose_layers(n_teacher: int, k: int, selection: str) -> list[int]:
     return sorted({round(i * (n_teacher - 1) / (k - 1)) for i in range(k)})
 
 
-def _label_maps(label_ids: Sequence[str]) -> dict:
+def label_maps(label_ids: Sequence[str]) -> dict:
     return {"id2label": {i: lab for i, lab in enumerate(label_ids)}, "label2id": {lab: i for i, lab in enumerate(label_ids)}}
 
 
@@ -55,7 +55,7 @@ def build_encoder_student(name: str, label_ids: Sequence[str], out_dir: Path) ->
 
     src = resolve_model(name).source
     tok = AutoTokenizer.from_pretrained(src)
-    model = AutoModelForSequenceClassification.from_pretrained(src, num_labels=len(label_ids), **_label_maps(label_ids))
+    model = AutoModelForSequenceClassification.from_pretrained(src, num_labels=len(label_ids), **label_maps(label_ids))
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     n = sum(p.numel() for p in model.parameters())
@@ -105,7 +105,7 @@ def derive_student(teacher: str, label_ids: Sequence[str], texts: Sequence[str],
         pad_token_id=vocab.tokenizer().token_to_id("<pad>"),
         bos_token_id=vocab.tokenizer().token_to_id("<bos>"),
         eos_token_id=vocab.tokenizer().token_to_id("<eos>"),
-        **_label_maps(label_ids),
+        **label_maps(label_ids),
     )
     scfg = AutoConfig.for_model(**d)
     torch.manual_seed(cfg.seed)
@@ -148,10 +148,18 @@ def build_student(cfg: DistillConfig, label_ids: Sequence[str], language: str, t
     """Pick and build the student named by ``cfg.student`` into ``out_dir`` (an HF folder)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from transformers import AutoModelForSequenceClassification
+
     torch.manual_seed(cfg.seed)  # the new head's initial weights
     choice = cfg.student
     if choice == "auto":
         choice = ENGLISH_DEFAULT if language == "en" else "derived"
     if choice == "derived":
         return derive_student(cfg.derive_from, label_ids, texts, cfg, out_dir)
+    if choice == "static":
+        from student.static import build_static
+
+        info = build_static(cfg.static_from, label_ids, texts, cfg.static_dims, cfg.seed, out_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(out_dir)
+        return StudentInit(out_dir, "static", cfg.static_from, sum(p.numel() for p in model.parameters()), info)
     return build_encoder_student(choice, label_ids, out_dir)

@@ -20,6 +20,11 @@ def model_card(spec: TaskSpec, art: StudentArtifact, metrics: dict, teacher: dic
             f"derived from `{art.base}`: layers {info.get('layers')} of {info.get('teacher_layers')}, "
             f"vocabulary pruned to {info.get('vocab_size')} of {info.get('teacher_vocab_size')} pieces (byte fallback kept)"
         )
+    elif art.kind == "static":
+        made = (
+            f"static: one {info.get('dims')}-dimensional vector per token, made from the sentence encoder `{art.base}` "
+            f"(each of the {info.get('vocab_size')} pieces the task uses, PCA, SIF weights), averaged, with a linear head"
+        )
     else:
         made = f"encoder `{art.base}` with a new classification head"
     per_class = metrics.get("per_class") or {}

@@ -18,7 +18,9 @@ class DistillConfig:
 
     ``student`` is ``"auto"`` (English: the bundled MiniLM encoder; other
     languages: a model derived from ``derive_from``), ``"derived"`` (always
-    derive from ``derive_from``), or any HF encoder name, local path or hub id.
+    derive from ``derive_from``), ``"static"`` (token vectors from the sentence
+    encoder ``static_from``, averaged, with a linear head: :mod:`student.static`),
+    or any HF encoder name, local path or hub id.
     ``layers`` and ``layer_selection`` pick which teacher layers a derived
     student keeps (``layer_indices`` overrides both).
     """
@@ -31,6 +33,9 @@ class DistillConfig:
     # at 2 layers "spread" had won on dev_0 (benchmarks.student.compare_layer_choices).
     layer_selection: str = "first"
     layer_indices: list[int] | None = None
+    static_from: str = "embeddinggemma-300m"
+    static_dims: int = 256
+    static_lr: float = 5e-3  # the static student's vectors learn at this rate (a transformer body at ``lr``)
     max_length: int = 128
     epochs: int = 8
     batch_size: int = 16  # per device
@@ -61,10 +66,10 @@ class DistillConfig:
             bad("layer_selection", f"one of {LAYER_SELECTIONS}", "use 'first' or 'spread'")
         if self.layer_indices is not None and (not self.layer_indices or any(int(i) < 0 for i in self.layer_indices)):
             bad("layer_indices", "a non-empty list of layer numbers >= 0", "drop it or list e.g. [0, 1, 2]")
-        for name, lo in (("layers", 1), ("max_length", 8), ("epochs", 1), ("batch_size", 1), ("grad_accum", 1), ("eval_batch_size", 1), ("patience", 1)):
+        for name, lo in (("layers", 1), ("static_dims", 2), ("max_length", 8), ("epochs", 1), ("batch_size", 1), ("grad_accum", 1), ("eval_batch_size", 1), ("patience", 1)):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < lo:
                 bad(name, f"an integer >= {lo}", f"set {name} to at least {lo}")
-        for name in ("lr", "head_lr", "temperature"):
+        for name in ("lr", "head_lr", "static_lr", "temperature"):
             if not getattr(self, name) > 0:
                 bad(name, "a positive number", f"set {name} > 0")
         for name in ("weight_decay", "soft_weight", "gold_weight", "confidence_power"):

@@ -209,10 +209,13 @@ def run_training(job: TrainJob) -> StudentArtifact:
     dev_dl = DataLoader(dev_rows, batch_size=cfg.eval_batch_size, collate_fn=collate)
     head = [n for n, _ in model.named_parameters() if n.startswith(("score.", "classifier.", "pre_classifier."))]
     no_decay = ("bias", "norm", "LayerNorm")
+    # Static token vectors are the whole body and start far from their task optimum: they learn fast, undecayed.
+    static = init_info["kind"] == "static"
+    body_lr, body_decay = (cfg.static_lr, 0.0) if static else (cfg.lr, cfg.weight_decay)
     groups = [
         {"params": [p for n, p in model.named_parameters() if n in head], "lr": cfg.head_lr, "weight_decay": 0.0},
-        {"params": [p for n, p in model.named_parameters() if n not in head and not any(k in n for k in no_decay)], "lr": cfg.lr, "weight_decay": cfg.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n not in head and any(k in n for k in no_decay)], "lr": cfg.lr, "weight_decay": 0.0},
+        {"params": [p for n, p in model.named_parameters() if n not in head and not any(k in n for k in no_decay)], "lr": body_lr, "weight_decay": body_decay},
+        {"params": [p for n, p in model.named_parameters() if n not in head and any(k in n for k in no_decay)], "lr": body_lr, "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups)
     batches = -(-len(rows) // (cfg.batch_size * accelerator.num_processes))
