@@ -104,7 +104,7 @@ def evaluate_student(artifact_dir: str, spec_path: str, out_dir: str) -> dict:
 
 @task(name="export", **CACHED)
 def export_student(artifact_dir: str, spec_path: str, metrics: dict, out_dir: str, teacher_dir: str | None = None) -> str:
-    """``recipe.steps.export_student``: HF folder + ONNX + int8 + card, zipped."""
+    """``recipe.steps.export_student``: HF folder (fp16) + one parity-checked ONNX file + card, zipped."""
     return steps.export_student(artifact_dir, spec_path, metrics, out_dir, teacher_dir)
 
 

@@ -165,7 +165,7 @@ def teacher_info(teacher_dir: str | None) -> dict:
 
 
 def export_student(artifact_dir: str, spec_path: str, metrics: dict, out_dir: str, teacher_dir: str | None = None) -> str:
-    """``student.export_artifact``: HF folder + ONNX + int8 + card (naming the teacher), zipped."""
+    """``student.export_artifact``: HF folder (fp16) + one parity-checked ONNX file + card (naming the teacher), zipped."""
     from student import StudentArtifact
     from student.export import export_artifact
 

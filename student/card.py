@@ -33,6 +33,9 @@ def model_card(spec: TaskSpec, art: StudentArtifact, metrics: dict, teacher: dic
         for lab, r in per_class.items()
     )
     teacher_line = _teacher_line(teacher)
+    parity = metrics.get("parity") or {}
+    onnx_file = parity.get("shipped", "onnx/model.int8.onnx")
+    parity_line = _parity_line(parity)
     return f"""# {spec.name} student
 
 A small text classifier made by the few-shot model factory.
@@ -43,7 +46,8 @@ A small text classifier made by the few-shot model factory.
 
 ## Model
 - {made}
-- Parameters: {art.params:,}
+- Kind `{art.kind}`. Parameters: {art.params:,} (weights stored in fp16)
+- Inference file `{onnx_file}`: {parity_line}
 - Teacher: {teacher_line}
 - Distillation: gold cross-entropy + KL to the teacher's temperature-{art.config.get('temperature')} probabilities, confidence-weighted, class-balanced; best dev epoch {art.best_epoch}.
 
@@ -60,11 +64,20 @@ A small text classifier made by the few-shot model factory.
 from transformers import pipeline
 clf = pipeline("text-classification", model="model")   # the model/ folder of this artifact
 ```
-or `onnx/model.int8.onnx` with onnxruntime (inputs `input_ids`, `attention_mask` from `model/tokenizer.json`, right padding), or `factory predict ARTIFACT.zip --text "..."`.
+or `{onnx_file}` with onnxruntime (inputs `input_ids`, `attention_mask` from `model/tokenizer.json`, right padding), or `factory predict ARTIFACT.zip --text "..."`.
 
 ## Intended use and limits
 Classifying short texts like the task's examples into the labels above. It learned from a few gold examples and a teacher's labels, so it inherits the teacher's mistakes; check it on your own data before relying on it, and do not use it for decisions about people without human review.
 """
+
+
+def _parity_line(p: dict) -> str:
+    """How int8 compared with fp32 at export, and which file shipped because of it."""
+    if not p or not p.get("n"):
+        return "int8 not checked (no held-back texts), fp32 shipped"
+    acc = f"; accuracy fp32 {_pct(p['fp32_accuracy'])}, int8 {_pct(p['int8_accuracy'])}" if "fp32_accuracy" in p else ""
+    verdict = "int8 shipped" if p.get("int8_ok") else "int8 missed the bound, fp32 shipped"
+    return f"int8 and fp32 agree on {_pct(p['agreement'])} of {p['n']} held-back {p.get('on', '')} texts{acc} ({verdict})"
 
 
 def _teacher_line(teacher: dict) -> str:

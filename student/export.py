@@ -2,13 +2,20 @@
 
 Layout inside the zip (one top folder ``<task>-student/``)::
 
-    model/            HF folder: config (label map), safetensors, tokenizer.json
-    onnx/model.onnx   fp32 ONNX (inputs input_ids, attention_mask; output logits)
-    onnx/model.int8.onnx  dynamic int8 quantization of the above
-    README.md         model card
-    metrics.json      evaluation metrics
-    student.json      label ids, parameters, training history, config
+    model/            HF folder: config (label map), fp16 safetensors, tokenizer.json
+    onnx/model.int8.onnx  the inference model: dynamic int8 quantization (inputs input_ids,
+                      attention_mask; output logits) — or onnx/model.onnx (fp32) when int8 fails parity
+    README.md         model card (kind, size, speed, int8 parity)
+    metrics.json      evaluation metrics, with "parity"
+    student.json      label ids, parameters, training history, config, "onnx" (the file shipped)
     MANIFEST.json     sha256 and size of every file
+
+One inference format ships: int8 is compared with fp32 on held-back texts
+(the task's dev set, never test) and ships only when the two agree on at
+least ``PARITY_MIN_AGREEMENT`` of them and int8 loses at most
+``PARITY_MAX_ACCURACY_DROP`` accuracy; otherwise the fp32 model ships. The
+HF weights are stored in fp16 (the config keeps float32, so ``transformers``
+loads them as fp32).
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ from factory.spec import TaskSpec
 from student.artifact import StudentArtifact
 from student.card import model_card
 from student.runtime import ONNX_FP32, ONNX_INT8
+
+PARITY_MIN_AGREEMENT = 0.99
+PARITY_MAX_ACCURACY_DROP = 0.01
+PARITY_TEXTS = 512
 
 
 def export_onnx(model_dir: str | Path, path: str | Path, opset: int = 17) -> Path:
@@ -69,8 +80,60 @@ def quantize_onnx(src: str | Path, dst: str | Path) -> Path:
     """Dynamic int8 quantization of the MatMul/Gemm weights (activations stay float)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"], per_channel=True)
+    # Gather too: the token-embedding table is most of a small student (all of a static one).
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm", "Gather"], per_channel=True)
     return Path(dst)
+
+
+def _onnx_logits(path: Path, tokenizer_json: Path, pad_id: int, texts: list[str], max_length: int, batch_size: int = 32):
+    import numpy as np
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_json))
+    tok.enable_truncation(max_length)
+    tok.enable_padding(direction="right", pad_id=pad_id, pad_token=tok.id_to_token(pad_id) or "<pad>")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    out = []
+    for i in range(0, len(texts), batch_size):
+        enc = tok.encode_batch(texts[i : i + batch_size])
+        feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64), "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
+        out.append(sess.run(["logits"], feed)[0])
+    return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+def measure_parity(fp32: Path, int8: Path, model_dir: Path, spec: TaskSpec, max_length: int) -> dict:
+    """int8 against fp32 on held-back texts: agreement and accuracy of each (dev labels), and whether int8 passes."""
+    held = spec.dev[:PARITY_TEXTS]
+    texts = [e.text for e in held] or [e.text for e in (spec.gold + spec.unlabeled)[:PARITY_TEXTS]]
+    if not texts:
+        return {"n": 0, "int8_ok": False, "reason": "no held-back texts to compare on"}
+    cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    pad = cfg.get("pad_token_id")
+    pad = 0 if pad is None else pad
+    a = _onnx_logits(fp32, model_dir / "tokenizer.json", pad, texts, max_length).argmax(1)
+    b = _onnx_logits(int8, model_dir / "tokenizer.json", pad, texts, max_length).argmax(1)
+    out = {"n": len(texts), "on": "dev" if held else "train texts", "agreement": float((a == b).mean())}
+    if held:
+        y = [spec.label_index(e.label) for e in held]
+        out["fp32_accuracy"] = float((a == y).mean())
+        out["int8_accuracy"] = float((b == y).mean())
+    drop = out.get("fp32_accuracy", 0.0) - out.get("int8_accuracy", 0.0)
+    out["int8_ok"] = bool(out["agreement"] >= PARITY_MIN_AGREEMENT and drop <= PARITY_MAX_ACCURACY_DROP)
+    out["bounds"] = {"min_agreement": PARITY_MIN_AGREEMENT, "max_accuracy_drop": PARITY_MAX_ACCURACY_DROP}
+    return out
+
+
+def halve_weights(model_dir: Path) -> None:
+    """Rewrite ``model.safetensors`` in fp16 (the config's float32 dtype makes transformers upcast on load)."""
+    from safetensors.torch import load_file, save_file
+
+    path = model_dir / "model.safetensors"
+    tensors = load_file(str(path))
+    half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
+    tmp = path.with_suffix(".tmp")
+    save_file(half, str(tmp), metadata={"format": "pt"})
+    tmp.replace(path)
 
 
 def export_artifact(
@@ -89,8 +152,15 @@ def export_artifact(
     folder = out_dir / name
     with atomic_dir(folder) as tmp:
         shutil.copytree(art.model_dir, tmp / "model", ignore=shutil.ignore_patterns("*.tmp", ".*"))
+        max_length = art.config.get("max_length", 128)
         export_onnx(tmp / "model", tmp / ONNX_FP32)
         quantize_onnx(tmp / ONNX_FP32, tmp / ONNX_INT8)
+        parity = measure_parity(tmp / ONNX_FP32, tmp / ONNX_INT8, tmp / "model", spec, max_length)
+        shipped = ONNX_INT8 if parity["int8_ok"] else ONNX_FP32
+        (tmp / (ONNX_FP32 if shipped == ONNX_INT8 else ONNX_INT8)).unlink()
+        parity["shipped"] = shipped
+        metrics["parity"] = parity
+        halve_weights(tmp / "model")
         for key in ("confusion_matrix_png", "learning_curve_png"):
             if metrics.get(key) and Path(metrics[key]).is_file():
                 shutil.copy(metrics[key], tmp / Path(metrics[key]).name)
@@ -99,7 +169,7 @@ def export_artifact(
         meta = {
             "task": spec.name, "language": spec.language, "label_ids": art.label_ids, "label_names": spec.label_names,
             "params": art.params, "kind": art.kind, "base": art.base, "student_info": art.student_info,
-            "max_length": art.config.get("max_length", 128), "config": art.config, "history": art.history,
+            "max_length": max_length, "onnx": shipped, "weights_dtype": "float16", "config": art.config, "history": art.history,
             "dev_metrics": art.dev_metrics, "best_epoch": art.best_epoch, "data_counts": art.data_counts, "teacher": teacher_info or {},
         }
         atomic_write_json(tmp / "student.json", meta)

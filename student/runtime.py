@@ -61,7 +61,9 @@ class StudentClassifier:
             import onnxruntime as ort
             from tokenizers import Tokenizer
 
-            onnx = root / (ONNX_INT8 if quantized else ONNX_FP32)
+            # An export ships one ONNX file (int8 where it passed parity): take the one asked for when present.
+            want, other = (ONNX_INT8, ONNX_FP32) if quantized else (ONNX_FP32, ONNX_INT8)
+            onnx = root / want if (root / want).is_file() else root / other
             opts = ort.SessionOptions()
             if threads:
                 opts.intra_op_num_threads = threads
@@ -80,7 +82,7 @@ class StudentClassifier:
             self.torch = torch
             self.tok = AutoTokenizer.from_pretrained(model_dir)
             self.tok.padding_side = "right"
-            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32).eval()
 
     def logits(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         out = []
@@ -130,11 +132,11 @@ def load_student(path: str | Path, backend: str = "auto", quantized: bool = True
     model_dir = p / "model" if (p / "model" / "config.json").is_file() else p
     if not (model_dir / "config.json").is_file():
         raise TaskError("a folder with model/config.json or config.json", f"neither in {p}", "pass an exported student", where="load_student")
-    has_onnx = (p / ONNX_FP32).is_file()
+    has_onnx = (p / ONNX_FP32).is_file() or (p / ONNX_INT8).is_file()
     if backend == "auto":
         backend = "onnx" if has_onnx else "torch"
     if backend not in ("onnx", "torch"):
         raise TaskError("backend 'auto', 'onnx' or 'torch'", repr(backend), "pick one of those", where="load_student")
     if backend == "onnx" and not has_onnx:
-        raise TaskError(f"{ONNX_FP32} in the artifact", "no ONNX files", "use backend='torch' or re-export", where="load_student")
+        raise TaskError(f"{ONNX_INT8} or {ONNX_FP32} in the artifact", "no ONNX files", "use backend='torch' or re-export", where="load_student")
     return StudentClassifier(p, model_dir, backend, quantized, max_length, threads)
