@@ -71,7 +71,11 @@ def _student_row(system: str, spec_path: str, student_dir: str, work: Path, metr
 
     m = metrics or steps.evaluate_student(student_dir, spec_path, str(work / f"eval-{system}"))
     art = StudentArtifact.load(student_dir)
-    secs = steps.report(student_dir).get("distill")
+    secs = steps.report(Path(student_dir).parent).get("distill")
+    from student.ladder import read_ladder
+
+    ladder = read_ladder(student_dir) or {}
+    extra.setdefault("kind", ladder.get("published"))
     return result_row(system, accuracy=m["accuracy"], macro_f1=m["macro_f1"], params=art.params, seconds=secs, texts_per_second=m.get("texts_per_second"), dev_accuracy=art.dev_metrics.get("accuracy"), **extra)
 
 
@@ -106,9 +110,10 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
     pooled = pool([probs[k] for k in active], [committee.weights[k] for k in active], committee.combine)
     rows.append(_probs_row("teacher-committee", pooled, test, run_spec, committee.params, committee.metrics.get("adapt_seconds", 0.0), sum(label_s[k] for k in active), weights=committee.weights, combine=committee.combine, dev_accuracy=(committee.metrics.get("dev") or {}).get("accuracy")))
 
-    gold_dir = steps.distill_student(out["spec"], [], cfg.student, str(work / "student-gold"))
+    # Ablations publish by the same budget as the recipe, so each row is the student a user would have got.
+    gold_dir = steps.distill_student(out["spec"], [], cfg.student, str(work / "student-gold"), cfg.budget, cfg.max_latency_ms)
     rows.append(_student_row("student-gold", out["spec"], gold_dir, work, soft_examples=0))
-    pool_dir = steps.distill_student(out["spec"], [out["labels"]["pool"]], cfg.student, str(work / "student-no-synthetic"))
+    pool_dir = steps.distill_student(out["spec"], [out["labels"]["pool"]], cfg.student, str(work / "student-no-synthetic"), cfg.budget, cfg.max_latency_ms)
     rows.append(_student_row("factory-student-no-synthetic", out["spec"], pool_dir, work, soft_examples=len(run_spec.unlabeled), pool_size=len(run_spec.unlabeled)))
     from factory.atomic import atomic_write_jsonl, read_jsonl
 
@@ -116,7 +121,7 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
     pool_rows = read_jsonl(out["labels"]["pool"])
     for n in [n for n in p.get("pool_ladder", ()) if n < len(pool_rows)]:
         sub = atomic_write_jsonl(work / f"pool-{n}" / "pool.jsonl", pool_rows[:n])
-        d = steps.distill_student(out["spec"], [str(sub)], cfg.student, str(work / f"student-pool-{n}"))
+        d = steps.distill_student(out["spec"], [str(sub)], cfg.student, str(work / f"student-pool-{n}"), cfg.budget, cfg.max_latency_ms)
         rows.append(_student_row(f"factory-student-no-synthetic-pool{n}", out["spec"], d, work, soft_examples=n, pool_size=n))
     kept = len(read_jsonl(out["synthetic_kept"]))
     rows.append(_student_row("factory-student", out["spec"], out["student"], work, metrics=out["metrics"], soft_examples=len(run_spec.unlabeled) + kept, synthetic=kept))

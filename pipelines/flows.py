@@ -38,7 +38,7 @@ def _train_and_publish(task_name: str, cfg: dict, rdir: Path, spec_path: str, te
     asked = [r["text"] for r in queue.read_pushed(ws, task_name)] + [a["text"] for a in queue.read_answers(ws, task_name)]
     questions = t.pick_questions(labels["pool"], cfg["questions"], sorted(set(asked)), str(rdir / "questions"))
     pushed = t.push_questions.submit(spec_path, questions, labels["model_version"])
-    art = t.distill_student(spec_path, [labels["pool"], kept], cfg["student"], str(rdir / "student"))
+    art = t.distill_student(spec_path, [labels["pool"], kept], cfg["student"], str(rdir / "student"), cfg["budget"], cfg["max_latency_ms"])
     metrics = t.evaluate_student(art, spec_path, str(rdir / "eval"))
     export_dir = t.export_student(art, spec_path, metrics, str(rdir / "export"), teacher_dir)
     stage_seconds = t.run_report(str(rdir))

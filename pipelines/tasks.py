@@ -91,9 +91,9 @@ def pull_answers(task_name: str) -> list[dict]:
 
 
 @task(name="distill", **CACHED)
-def distill_student(spec_path: str, soft_paths: list[str], student_config: dict, out_dir: str) -> str:
-    """``recipe.steps.distill_student`` on gold (+ human answers) and the teacher's soft labels."""
-    return steps.distill_student(spec_path, soft_paths, student_config, out_dir)
+def distill_student(spec_path: str, soft_paths: list[str], student_config: dict, out_dir: str, budget: str = "balanced", max_latency_ms: float | None = None) -> str:
+    """``recipe.steps.distill_student``: the budget's student kinds on gold (+ human answers) and the soft labels."""
+    return steps.distill_student(spec_path, soft_paths, student_config, out_dir, budget, max_latency_ms)
 
 
 @task(name="evaluate", **CACHED)

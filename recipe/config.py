@@ -23,7 +23,9 @@ class RecipeConfig:
 
     teacher: dict = field(default_factory=dict)  # CommitteeConfig fields: {"llm": {...}, "embedding": {...}, "combine": ...}
     generator: dict = field(default_factory=lambda: {"per_label": 20})  # GeneratorConfig fields
-    student: dict = field(default_factory=dict)  # DistillConfig fields
+    student: dict = field(default_factory=dict)  # DistillConfig fields shared by every student kind
+    budget: str = "balanced"  # student.ladder budget: "fastest" | "balanced" | "accurate"
+    max_latency_ms: float | None = None  # publish the most accurate kind at or under this batch-1 CPU latency
     questions: int = 20  # questions pushed to the annotation queue per run
     pool_cap: int | None = 2000  # unlabeled texts the teacher labels (None = all)
     dev_cap: int | None = None  # dev texts used for selection/calibration (None = all)
@@ -43,6 +45,10 @@ class RecipeConfig:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 1):
                 raise TaskError(f"{name} >= 1 or null", repr(v), f"set {name} to a positive count or null for all", where=f"RecipeConfig.{name}")
+        if not isinstance(self.budget, str):  # its value is checked against student.ladder.BUDGETS in check_stages
+            raise TaskError("budget 'fastest', 'balanced' or 'accurate'", repr(self.budget), "use 'balanced' (the default)", where="RecipeConfig.budget")
+        if self.max_latency_ms is not None and not (isinstance(self.max_latency_ms, (int, float)) and self.max_latency_ms > 0):
+            raise TaskError("max_latency_ms > 0 or null", repr(self.max_latency_ms), "give milliseconds per text at batch 1, e.g. 5", where="RecipeConfig.max_latency_ms")
         if self.buffer_target < 0:
             raise TaskError("buffer_target >= 0", repr(self.buffer_target), "set 0 to disable the buffer", where="RecipeConfig.buffer_target")
         return self
@@ -95,3 +101,6 @@ def check_stages(cfg: RecipeConfig) -> None:
     CommitteeConfig.from_dict(cfg.teacher)
     GeneratorConfig.from_dict(cfg.generator).validate()
     DistillConfig.from_dict(cfg.student).validate()
+    from student.ladder import kinds_for
+
+    kinds_for(cfg.budget)

@@ -24,7 +24,7 @@ def run_recipe(spec: TaskSpec, config: RecipeConfig, work_dir: str | Path) -> di
     labels = steps.label_texts(teacher_dir, spec_path, samples, str(work / "labels"))
     kept = steps.filter_synthetic(spec_path, labels["synthetic"], config.generator, str(work / "labels"))
     questions = steps.pick_questions(labels["pool"], config.questions, [], str(work / "questions"))
-    student_dir = steps.distill_student(spec_path, [labels["pool"], kept], config.student, str(work / "student"))
+    student_dir = steps.distill_student(spec_path, [labels["pool"], kept], config.student, str(work / "student"), config.budget, config.max_latency_ms)
     metrics = steps.evaluate_student(student_dir, spec_path, str(work / "eval"))
     export_dir = steps.export_student(student_dir, spec_path, metrics, str(work / "export"), teacher_dir)
     return {

@@ -121,16 +121,21 @@ def pick_questions(pool_path: str, k: int, exclude: list[str], out_dir: str) -> 
     return str(atomic_write_jsonl(Path(out_dir) / "questions.jsonl", [rows[i] for i in idx]))
 
 
-def distill_student(spec_path: str, soft_paths: list[str], student_config: dict, out_dir: str) -> str:
-    """``student.distill`` on gold (+ human answers) and the teacher's soft labels; artifact in ``out_dir``."""
-    from student import DistillConfig, DistillData, distill
+def distill_student(spec_path: str, soft_paths: list[str], student_config: dict, out_dir: str, budget: str = "balanced", max_latency_ms: float | None = None) -> str:
+    """``student.distill_ladder`` on gold (+ human answers) and the soft labels; returns the published kind's folder.
+
+    Every kind the budget trains lands in ``out_dir/<kind>`` beside ``ladder.json`` (dev accuracy, latency, params).
+    """
+    from student import DistillConfig, DistillData
+    from student.ladder import distill_ladder
 
     with _step("distill", out_dir, {}) as info:
         soft = [(r["text"], r["probs"]) for p in soft_paths for r in read_jsonl(p)]
-        art = distill(DistillData.from_spec(load_spec(spec_path), soft=soft), DistillConfig.from_dict(student_config), out_dir=out_dir)
+        data = DistillData.from_spec(load_spec(spec_path), soft=soft)
+        art = distill_ladder(data, DistillConfig.from_dict(student_config), out_dir, budget=budget, max_latency_ms=max_latency_ms)
         art.save()
-        info.update(soft=len(soft), params=art.params)
-    return out_dir
+        info.update(soft=len(soft), params=art.params, kind=art.kind, budget=budget)
+    return str(art.run_dir)
 
 
 def evaluate_student(artifact_dir: str, spec_path: str, out_dir: str) -> dict:
@@ -138,8 +143,13 @@ def evaluate_student(artifact_dir: str, spec_path: str, out_dir: str) -> dict:
     from student import StudentArtifact
     from student.evaluate import evaluate
 
+    from student.ladder import read_ladder
+
     with _step("evaluate", out_dir, {}):
         metrics = evaluate(StudentArtifact.load(artifact_dir), load_spec(spec_path).test, out_dir)
+        ladder = read_ladder(artifact_dir)
+        if ladder:  # every kind the budget trained, for the card and the Models page's accuracy-vs-speed plot
+            metrics["ladder"] = ladder
     return json.loads(json.dumps(metrics, default=str))
 
 

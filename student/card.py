@@ -36,6 +36,7 @@ def model_card(spec: TaskSpec, art: StudentArtifact, metrics: dict, teacher: dic
     parity = metrics.get("parity") or {}
     onnx_file = parity.get("shipped", "onnx/model.int8.onnx")
     parity_line = _parity_line(parity)
+    ladder = _ladder_lines(metrics.get("ladder"))
     return f"""# {spec.name} student
 
 A small text classifier made by the few-shot model factory.
@@ -51,7 +52,7 @@ A small text classifier made by the few-shot model factory.
 - Teacher: {teacher_line}
 - Distillation: gold cross-entropy + KL to the teacher's temperature-{art.config.get('temperature')} probabilities, confidence-weighted, class-balanced; best dev epoch {art.best_epoch}.
 
-## Metrics ({metrics.get('n', '?')} test texts)
+{ladder}## Metrics ({metrics.get('n', '?')} test texts)
 - Accuracy {_pct(metrics.get('accuracy'))}, macro-F1 {_pct(metrics.get('macro_f1'))}
 - CPU latency {metrics.get('latency_ms_per_text', '–')} ms a text (batch 1), throughput {metrics.get('texts_per_second', '–')} texts/s
 
@@ -68,6 +69,25 @@ or `{onnx_file}` with onnxruntime (inputs `input_ids`, `attention_mask` from `mo
 
 ## Intended use and limits
 Classifying short texts like the task's examples into the labels above. It learned from a few gold examples and a teacher's labels, so it inherits the teacher's mistakes; check it on your own data before relying on it, and do not use it for decisions about people without human review.
+"""
+
+
+def _ladder_lines(ladder: dict | None) -> str:
+    """The kinds the budget trained (dev accuracy, CPU latency, size) and which one this artifact is."""
+    if not ladder or not ladder.get("kinds"):
+        return ""
+    rows = "\n".join(
+        f"| {r['kind']}{' (this model)' if r['kind'] == ladder.get('published') else ''} | {_pct(r.get('dev_accuracy'))} | {r.get('latency_ms_per_text')} | {r.get('texts_per_second')} | {r.get('params', 0):,} |"
+        for r in ladder["kinds"]
+    )
+    bound = f", at most {ladder['max_latency_ms']} ms a text" if ladder.get("max_latency_ms") else ""
+    return f"""## Student kinds trained (budget `{ladder.get('budget')}`{bound})
+Published: the best dev accuracy within the budget.
+
+| kind | dev accuracy | ms a text (batch 1, torch CPU) | texts/s (batch 32) | parameters |
+|---|---|---|---|---|
+{rows}
+
 """
 
 

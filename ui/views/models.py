@@ -45,6 +45,22 @@ def _plots(v: ModelVersion) -> None:
             st.caption("No learning curve in this version.")
 
 
+def _ladder(v: ModelVersion) -> None:
+    """Accuracy against speed of every student kind the run trained (the published one marked)."""
+    ladder = v.metrics.get("ladder") or {}
+    kinds = ladder.get("kinds") or []
+    if len(kinds) < 2:
+        return
+    st.markdown(f"**Student kinds trained** (budget `{ladder.get('budget')}`; published: `{ladder.get('published')}`)")
+    df = pd.DataFrame(
+        [{"kind": r["kind"] + (" (published)" if r["kind"] == ladder.get("published") else ""), "dev accuracy": r.get("dev_accuracy"),
+          "texts/s": r.get("texts_per_second"), "ms a text": r.get("latency_ms_per_text"), "params": r.get("params")} for r in kinds]
+    )
+    left, right = st.columns(2)
+    left.scatter_chart(df, x="texts/s", y="dev accuracy", color="kind", size="params")
+    right.dataframe(df.set_index("kind"), width="stretch")
+
+
 def _comparison(v: ModelVersion) -> None:
     st.markdown("**Teacher vs student**")
     df = pd.DataFrame(v.comparison_rows()).set_index("system").dropna(axis=1, how="all")
@@ -151,6 +167,7 @@ def render() -> None:
     _metrics_row(v, prev)
     _download(v)
     _plots(v)
+    _ladder(v)
     _comparison(v)
     _try_it(v)
     if v.card:
