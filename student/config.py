@@ -30,7 +30,7 @@ class DistillConfig:
     layers: int = 6
     # "first" (layers 0-5, an intact lower half of the LM) measured 67.8 % against 61.0 % for "spread"
     # on EPRSTMT dev_1-4 (118 texts outside dev_0), same 6-layer student, same 400 teacher-labeled texts;
-    # at 2 layers "spread" had won on dev_0 (benchmarks.student.compare_layer_choices).
+    # at 2 layers "spread" had won on dev_0.
     layer_selection: str = "first"
     layer_indices: list[int] | None = None
     static_from: str = "embeddinggemma-300m"

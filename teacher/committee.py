@@ -251,7 +251,8 @@ def adapt_committee(spec: TaskSpec, config: CommitteeConfig | None = None, out_d
         metrics["self_train"] = []
         _self_train(committee, spec, dev_y, cfg, metrics["self_train"])
     if dev_texts:
-        p = committee.label(dev_texts).probs
+        # Without self-training the members' dev probabilities are unchanged: pool them instead of scoring dev again.
+        p = pool(per, [weights[k] for k in names], combine) if len(names) > 1 and not cfg.self_train_rounds else committee.label(dev_texts).probs
         metrics["dev"] = {"n": len(dev_y), "accuracy": float((p.argmax(1) == dev_y).mean()), "ece": expected_calibration_error(p, dev_y)}
     metrics["weights"], metrics["combine"] = weights, combine
     metrics["adapt_seconds"] = time.perf_counter() - t0

@@ -63,12 +63,23 @@ def budget_config(kind: str | None) -> dict | None:
     return getattr(PipelineConfig, kind)().to_dict()
 
 
-def start_run(ws: Workspace, task: str, budget: str | None) -> str:
+STUDENT_BUDGETS = {
+    "balanced — the best of a static and a small transformer student": "balanced",
+    "fastest — a static student, thousands of texts/s on one core": "fastest",
+    "most accurate — also a 12-layer EmbeddingGemma student (slower to train)": "accurate",
+}
+
+
+def start_run(ws: Workspace, task: str, budget: str | None, student_budget: str | None = None) -> str:
     """Schedule a production run of ``task`` on the served deployment; return the flow run id."""
+    from pipelines.config import PipelineConfig
     from pipelines.deployments import start_production_run
 
+    cfg = budget_config(budget)
+    if student_budget is not None:
+        cfg = PipelineConfig.from_dict({**(cfg or PipelineConfig().to_dict()), "budget": student_budget}).to_dict()
     with prefect(ws):
-        return start_production_run(task, budget_config(budget))
+        return start_production_run(task, cfg)
 
 
 def _run_row(r, flow_names: dict) -> dict:

@@ -65,12 +65,22 @@ def run(
     config: Optional[str] = typer.Option(None, "--config", help="PipelineConfig JSON (stage configs, budgets)"),
     tiny: bool = typer.Option(False, "--tiny", help="tiny budgets (1 epoch, small pool): a smoke run in minutes"),
     fresh: bool = typer.Option(False, "--fresh", help="start a new run even if the last one did not finish"),
+    student_budget: Optional[str] = typer.Option(None, "--student-budget", help="student kinds to train: fastest (static), balanced (static + small; default), accurate (+ base)"),
+    max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="publish the most accurate student at or under this batch-1 CPU latency"),
     workspace: Optional[str] = WorkspaceOpt,
 ):
     """Run the production flow for TASK (resumes an unfinished run); prints the artifact path."""
+    from pipelines.config import PipelineConfig
+
     ws = _ws(workspace)
     try:
-        out = _run_production(ws, task, _config(config, tiny), resume=not fresh)
+        cfg = _config(config, tiny)
+        cfg.update({k: v for k, v in (("budget", student_budget), ("max_latency_ms", max_latency_ms)) if v is not None})
+        cfg = PipelineConfig.from_dict(cfg).to_dict()
+        from student.ladder import kinds_for
+
+        kinds_for(cfg["budget"])
+        out = _run_production(ws, task, cfg, resume=not fresh)
     except FactoryError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from factory.errors import FactoryError
 from ui.common import STATE_COLORS, error_text, state_badge, task_picker, workspace
-from ui.runs import BUDGETS, list_runs, run_details, start_run
+from ui.runs import BUDGETS, STUDENT_BUDGETS, list_runs, run_details, start_run
 from ui.services import prefect_api_url, prefect_ui_url
 
 DETAILED = 5  # runs whose stages are read on every refresh
@@ -66,11 +66,12 @@ def _run_card(ws, run: dict, ui_url: str | None, detailed: bool, first: bool) ->
 def _start(ws, task: str, ui_url: str | None) -> None:
     with st.container(border=True):
         st.markdown("**Start a production run**: teacher and generator, labels, questions for humans, student, artifact.")
-        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        left, mid, right = st.columns([3, 3, 1], vertical_alignment="bottom")
         budget = left.selectbox("Budget", list(BUDGETS), key="budget")
+        student = mid.selectbox("Student", list(STUDENT_BUDGETS), key="student-budget", help="which student kinds to train; the best on dev is published")
         if right.button("Start run", type="primary", icon=":material/play_arrow:", key="start-run", width="stretch"):
             try:
-                run_id = start_run(ws, task, BUDGETS[budget])
+                run_id = start_run(ws, task, BUDGETS[budget], STUDENT_BUDGETS[student])
             except FactoryError as e:
                 st.error(error_text(e))
                 return
