@@ -65,16 +65,21 @@ def pick(rows: list[dict], max_latency_ms: float | None) -> dict:
     return max(fits, key=lambda r: (r["dev_accuracy"] or 0.0, -r["latency_ms_per_text"]))
 
 
-def distill_ladder(data: DistillData, cfg: DistillConfig, out_dir: str | Path, *, budget: str = "balanced", max_latency_ms: float | None = None) -> StudentArtifact:
+def distill_ladder(
+    data: DistillData, cfg: DistillConfig, out_dir: str | Path, *, budget: str = "balanced", max_latency_ms: float | None = None, kinds: dict[str, dict] | None = None
+) -> StudentArtifact:
     """Train the budget's kinds from ``data`` under ``out_dir/<kind>``; return the published one's artifact.
 
     ``cfg`` holds the settings every kind shares (epochs, temperature, …); a
     ``cfg.student`` other than ``"auto"`` names one student and skips the ladder.
+    ``kinds`` (name -> DistillConfig overrides) trains those instead of the budget's.
     """
     from student.distill import distill
 
     out = Path(out_dir)
-    if cfg.student != "auto":
+    if kinds:
+        plan = dict(kinds)
+    elif cfg.student != "auto":
         plan = {"custom": {}}
     else:
         plan = {k: KINDS[k] for k in kinds_for(budget)}

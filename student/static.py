@@ -5,7 +5,7 @@ alone through a sentence encoder (EmbeddingGemma by default, its pooling and
 dense layers included), the vectors are reduced with PCA and scaled by a
 smooth inverse frequency weight ``a / (a + p(token))`` so that frequent pieces
 count less in the average. The vocabulary is the encoder tokenizer pruned to
-the pieces the task's texts use (:mod:`student.vocab`). The vectors and the
+the pieces the task's texts use (:mod:`student.vocab`; a WordPiece encoder keeps its whole vocabulary). The vectors and the
 head are then trained by the same distillation loop as every other student.
 
 model2vec's own ``distill`` is not used: its ``distill`` extra pins
@@ -123,12 +123,17 @@ def build_static(source: str, label_ids: Sequence[str], texts: Sequence[str], di
 
     from factory.models import resolve_model
     from student.build import label_maps, save_derived
-    from student.vocab import prune_tokenizer
+    from factory.errors import TaskError
+    from student.vocab import PrunedVocab, prune_tokenizer
 
     path = source if Path(source).is_dir() else resolve_model(source).source
     encoder = SentenceTransformer(path, device="cpu").eval()
     tok = encoder.tokenizer
-    vocab = prune_tokenizer(tok.backend_tokenizer.to_str(), texts)
+    full = tok.backend_tokenizer.to_str()
+    try:
+        vocab = prune_tokenizer(full, texts)
+    except TaskError:  # not a byte-fallback BPE (e.g. a WordPiece encoder): keep its whole vocabulary
+        vocab = PrunedVocab(full, list(range(tok.backend_tokenizer.get_vocab_size())), 0)
     # [bos] piece [eos] (Gemma); [CLS] piece [SEP] where the tokenizer has no bos/eos.
     bos = tok.bos_token_id if tok.bos_token_id is not None else tok.cls_token_id
     eos = tok.eos_token_id if tok.eos_token_id is not None else tok.sep_token_id

@@ -93,9 +93,12 @@ def build_student_export(out, name: str = "reviews"):
 
     from transformers import AutoTokenizer, BertConfig, BertModel
 
+    from sentence_transformers import SentenceTransformer, models
+
     from factory.benchmark_data import load_benchmark_task
     from factory.models import resolve_model
-    from student import DistillConfig, DistillData, distill, evaluate, export_artifact
+    from student import DistillConfig, DistillData, evaluate, export_artifact
+    from student.ladder import distill_ladder, read_ladder
 
     tok = AutoTokenizer.from_pretrained(resolve_model("all-minilm-l6-v2").source)
     cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
@@ -103,8 +106,14 @@ def build_student_export(out, name: str = "reviews"):
     tok.save_pretrained(out / "tiny-bert")
     spec = load_benchmark_task("sst2", split=0)
     spec = replace(spec, name=name, dev=spec.dev[:16], test=spec.test[:40], unlabeled=spec.unlabeled[:20])
-    art = distill(DistillData.from_spec(spec), DistillConfig(student=str(out / "tiny-bert"), epochs=2, max_length=32, patience=1), out_dir=out / "run")
+    # Two kinds, as a run's ladder trains them: a static student made from a tiny sentence encoder, and the tiny BERT.
+    body = models.Transformer(str(out / "tiny-bert"), max_seq_length=32)
+    SentenceTransformer(modules=[body, models.Pooling(body.get_embedding_dimension(), "mean")], device="cpu").save(str(out / "tiny-st"))
+    kinds = {"static": {"student": "static", "static_from": str(out / "tiny-st"), "static_dims": 8}, "small": {"student": str(out / "tiny-bert")}}
+    cfg = DistillConfig(epochs=2, max_length=32, patience=1)
+    art = distill_ladder(DistillData.from_spec(spec), cfg, out / "run", kinds=kinds)
     metrics = evaluate(art, spec.test, out / "eval")
+    metrics["ladder"] = read_ladder(art.run_dir)
     teacher = {"model": "gemma-3-270m", "mode": "finetune", "dev": {"n": 16, "accuracy": 0.8125, "ece": 0.07}}
     export_artifact(art, spec, out / "export", metrics=metrics, teacher_info=teacher)
     return spec, out / "export"

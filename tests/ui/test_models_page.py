@@ -157,3 +157,13 @@ def test_teacher_row_comes_from_the_publishing_runs_teacher(app, workspace, stud
     assert table.loc["teacher", "dev accuracy"] == pytest.approx(0.6875)
     assert table.loc["teacher", "model"] == "gemma-3-270m finetune"
     assert any("run pipeline-production-1" in c.value for c in at.caption)
+
+
+@pytest.mark.integration
+def test_models_page_plots_every_student_kind_the_run_trained(app, workspace, real_versions):
+    at = page(app, "models")
+    ladder = json.loads((workspace.model_versions("reviews")[-1] / "reviews-student" / "metrics.json").read_text())["ladder"]
+    assert [k["kind"] for k in ladder["kinds"]] == ["static", "small"]
+    assert any("Student kinds trained" in m.value and ladder["published"] in m.value for m in at.markdown)
+    kinds = next(df.value for df in at.dataframe if "ms a text" in df.value.columns)
+    assert len(kinds) == 2 and sum("(published)" in k for k in kinds.index) == 1
