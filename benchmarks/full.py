@@ -106,6 +106,8 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
         probs[kind] = member.label(texts).probs
         label_s[kind] = time.perf_counter() - t1
         rows.append(_probs_row(f"teacher-{kind}", probs[kind], test, run_spec, member.params, member_s.get(kind, 0.0), label_s[kind], model=member.metrics.get("model"), weight=committee.weights.get(kind), dev_accuracy=(member.metrics.get("dev") or {}).get("accuracy")))
+    for kind, why in committee.metrics.get("skipped", {}).items():  # a member the budget left out gets a row saying why
+        rows.append(result_row(f"teacher-{kind}", skipped=why))
     active = [k for k in probs if committee.weights.get(k, 0) > 0]
     pooled = pool([probs[k] for k in active], [committee.weights[k] for k in active], committee.combine)
     rows.append(_probs_row("teacher-committee", pooled, test, run_spec, committee.params, committee.metrics.get("adapt_seconds", 0.0), sum(label_s[k] for k in active), weights=committee.weights, combine=committee.combine, dev_accuracy=(committee.metrics.get("dev") or {}).get("accuracy")))
