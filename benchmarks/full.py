@@ -88,7 +88,8 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
     cfg = RecipeConfig.from_dict({**p["recipe"], "seed": seed})
     work = Path(workdir or tempfile.mkdtemp(prefix=f"bench-{spec.name}-"))
     t0 = time.perf_counter()
-    out = run_recipe(spec, cfg, work)
+    # With --workdir a rerun of the same task and preset reuses the finished teacher, generation and labels.
+    out = run_recipe(spec, cfg, work, resume=workdir is not None)
     recipe_s = time.perf_counter() - t0
     run_spec = steps.load_spec(out["spec"])
     test = run_spec.test

@@ -7,21 +7,53 @@ questions to Label Studio and publishing the version in the workspace.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from factory.atomic import atomic_write_json
 
 from factory.spec import TaskSpec
 from recipe import steps
 from recipe.config import RecipeConfig, check_stages
 
 
-def run_recipe(spec: TaskSpec, config: RecipeConfig, work_dir: str | Path) -> dict:
-    """Task in, exported student out, in ``work_dir``; returns the paths, test metrics and seconds per step."""
+RECIPE_FILE = "recipe.json"
+
+
+def _inputs_record(spec: TaskSpec, config: RecipeConfig) -> dict:
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return {"config": config.to_dict(), "task_sha256": digest}
+
+
+def run_recipe(spec: TaskSpec, config: RecipeConfig, work_dir: str | Path, resume: bool = False) -> dict:
+    """Task in, exported student out, in ``work_dir``; returns the paths, test metrics and seconds per step.
+
+    ``resume``: when ``work_dir`` holds a run of the same task and config (``recipe.json``), the slow
+    steps that finished there (teacher adaptation, generation, labeling) are reused, not redone; the
+    cheap ones and the student are always run, so they reflect the code that runs now.
+    """
     check_stages(config)
     work = Path(work_dir)
+    record = _inputs_record(spec, config)
+    previous = work / RECIPE_FILE
+    same = resume and previous.is_file() and json.loads(previous.read_text(encoding="utf-8")) == record
+    atomic_write_json(previous, record)
+
+    def done(folder: Path) -> bool:
+        return same and (folder / steps.STEP_FILE).is_file()
+
     spec_path = steps.intake(spec, work, pool_cap=config.pool_cap, dev_cap=config.dev_cap, test_cap=config.test_cap, seed=config.seed)
-    teacher_dir = steps.adapt_teacher(spec_path, config.teacher, str(work / "teacher"))
-    samples = [steps.generate_samples(spec_path, config.generator, str(work / "generator"))] if config.synthetic else []
-    labels = steps.label_texts(teacher_dir, spec_path, samples, str(work / "labels"))
+    teacher_dir = str(work / "teacher") if done(work / "teacher") else steps.adapt_teacher(spec_path, config.teacher, str(work / "teacher"))
+    samples = []
+    if config.synthetic:
+        gen = work / "generator"
+        samples = [str(gen / "samples.jsonl") if done(gen) else steps.generate_samples(spec_path, config.generator, str(gen))]
+    if done(work / "labels") and (work / "labels" / "pool.jsonl").is_file():
+        labels = {"pool": str(work / "labels" / "pool.jsonl"), "synthetic": str(work / "labels" / "synthetic.jsonl"), "model_version": f"teacher-{work.name}"}
+    else:
+        labels = steps.label_texts(teacher_dir, spec_path, samples, str(work / "labels"))
     kept = steps.filter_synthetic(spec_path, labels["synthetic"], config.generator, str(work / "labels"))
     questions = steps.pick_questions(labels["pool"], config.questions, [], str(work / "questions"))
     student_dir = steps.distill_student(spec_path, [labels["pool"], kept], config.student, str(work / "student"), config.budget, config.max_latency_ms)

@@ -29,7 +29,7 @@ def bench(
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="print the benchmark record as JSON"),
     out: str = typer.Option("bench-results", "--out", help="folder where the JSON record is saved"),
-    workdir: Optional[str] = typer.Option(None, "--workdir", help="keep models here (whole-factory runs reuse an adapted teacher found there); default: a temp folder"),
+    workdir: Optional[str] = typer.Option(None, "--workdir", help="keep models here; a rerun of the same task and preset reuses the finished teacher, generation and labels found there; default: a temp folder"),
 ):
     """Run a benchmark with the FewCLUE protocol (gold=train_k, select on dev_k, report test_public)."""
     from benchmarks.record import make_record, print_record, save_record

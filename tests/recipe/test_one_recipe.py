@@ -62,3 +62,51 @@ def test_teacher_info_names_every_member_and_its_weight_for_the_card(tmp_path):
     from student.card import _teacher_line
 
     assert _teacher_line(info) == "embeddinggemma-300m (0.6) + qwen2.5-coder-0.5b-instruct (0.4) (committee, loglinear pooling); dev accuracy 81.2 % on 32 texts"
+
+
+def test_resume_reuses_finished_slow_steps_only_for_the_same_task_and_config(tmp_path, monkeypatch, eprstmt_spec):
+    """Step bodies are replaced by recorders here: the test is about which steps run_recipe calls, not what they do."""
+    from pathlib import Path
+
+    from factory.atomic import atomic_write_json
+    from recipe import RecipeConfig
+
+    calls: list[str] = []
+
+    def slow(name, out_index, result=None):
+        def fn(*args):
+            calls.append(name)
+            out = Path(args[out_index])
+            atomic_write_json(out / steps.STEP_FILE, {"step": name})
+            (out / "pool.jsonl").touch()
+            return result or str(out)
+        return fn
+
+    def cheap(name, result):
+        def fn(*args):
+            calls.append(name)
+            return result
+        return fn
+
+    monkeypatch.setattr(recipe_run.steps, "intake", lambda spec, work, **kw: str(Path(work) / "spec.json"))
+    monkeypatch.setattr(recipe_run.steps, "adapt_teacher", slow("adapt_teacher", 2))
+    monkeypatch.setattr(recipe_run.steps, "generate_samples", slow("generate_samples", 2))
+    monkeypatch.setattr(recipe_run.steps, "label_texts", slow("label_texts", 3, {"pool": "p", "synthetic": "s", "model_version": "m"}))
+    for name in ("filter_synthetic", "pick_questions", "distill_student", "export_student"):
+        monkeypatch.setattr(recipe_run.steps, name, cheap(name, str(tmp_path / name)))
+    monkeypatch.setattr(recipe_run.steps, "evaluate_student", cheap("evaluate_student", {"accuracy": 1.0}))
+    monkeypatch.setattr(recipe_run.steps, "report", lambda d: {})
+    slow_steps = {"adapt_teacher", "generate_samples", "label_texts"}
+    cfg = RecipeConfig.tiny()
+
+    recipe_run.run_recipe(eprstmt_spec, cfg, tmp_path, resume=True)
+    assert slow_steps <= set(calls)
+    calls.clear()
+    recipe_run.run_recipe(eprstmt_spec, cfg, tmp_path, resume=True)
+    assert not slow_steps & set(calls) and "distill_student" in calls
+    calls.clear()
+    recipe_run.run_recipe(eprstmt_spec, RecipeConfig.from_dict({**cfg.to_dict(), "seed": 1}), tmp_path, resume=True)
+    assert slow_steps <= set(calls)
+    calls.clear()
+    recipe_run.run_recipe(eprstmt_spec, RecipeConfig.from_dict({**cfg.to_dict(), "seed": 1}), tmp_path)
+    assert slow_steps <= set(calls)  # without resume every step runs
