@@ -9,38 +9,11 @@ from typing import Sequence
 
 import numpy as np
 
-from factory.atomic import sha256_file
 from factory.errors import TaskError
+from student.unpack import MANIFEST, unpack, verify_folder
 
 ONNX_FP32 = "onnx/model.onnx"
 ONNX_INT8 = "onnx/model.int8.onnx"
-
-
-def _unpack(zip_path: Path) -> Path:
-    """Extract once into a cache folder named by the zip's sha256 (re-extracting is wasted work)."""
-    from factory.models import cache_root
-
-    target = cache_root().parent / "students" / sha256_file(zip_path)[:16]
-    if not (target / "MANIFEST.json").is_file():
-        import tempfile
-
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".unpack.", dir=target.parent))
-        with zipfile.ZipFile(zip_path) as zf:
-            for name in zf.namelist():
-                if name.startswith("/") or ".." in Path(name).parts:
-                    raise TaskError("a student zip with relative paths", repr(name), "re-export the artifact with student.export_artifact", where=str(zip_path))
-            zf.extractall(tmp)
-        roots = [p for p in tmp.iterdir()]
-        root = roots[0] if len(roots) == 1 and roots[0].is_dir() else tmp
-        import os
-        import shutil
-
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(root, target)
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -82,7 +55,7 @@ class StudentClassifier:
             self.torch = torch
             self.tok = AutoTokenizer.from_pretrained(model_dir)
             self.tok.padding_side = "right"
-            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32).eval()
+            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32, use_safetensors=True).eval()
 
     def logits(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         out = []
@@ -121,13 +94,17 @@ def load_student(path: str | Path, backend: str = "auto", quantized: bool = True
     if p.is_file():
         if not zipfile.is_zipfile(p):
             raise TaskError("a .zip made by student.export_artifact", f"{p.name} is not a zip", "pass the artifact zip", where="load_student")
-        p = _unpack(p)
+        p = unpack(p)  # checked, extracted once, verified against its manifest
+    elif (p / MANIFEST).is_file():
+        verify_folder(p, str(p))  # an unpacked export: its files must still match the manifest
     max_length = 128
     if (p / "student.json").is_file():
         meta = json.loads((p / "student.json").read_text(encoding="utf-8"))
         max_length = meta.get("config", {}).get("max_length", meta.get("max_length", 128))
         if not (p / "model" / "config.json").is_file() and meta.get("model_dir"):
-            model_dir = p / meta["model_dir"]
+            model_dir = (p / meta["model_dir"]).resolve()
+            if not model_dir.is_relative_to(p.resolve()):
+                raise TaskError("a model_dir inside the artifact", repr(meta["model_dir"]), "re-export the artifact", where=str(p / "student.json"))
             return StudentClassifier(p, model_dir, "torch", False, max_length)
     model_dir = p / "model" if (p / "model" / "config.json").is_file() else p
     if not (model_dir / "config.json").is_file():
