@@ -153,6 +153,8 @@ def export_artifact(
     with atomic_dir(folder) as tmp:
         shutil.copytree(art.model_dir, tmp / "model", ignore=shutil.ignore_patterns("*.tmp", ".*"))
         max_length = art.config.get("max_length", 128)
+        # fp16 first, and the ONNX model traced from those weights: transformers and onnxruntime then run one model.
+        halve_weights(tmp / "model")
         export_onnx(tmp / "model", tmp / ONNX_FP32)
         quantize_onnx(tmp / ONNX_FP32, tmp / ONNX_INT8)
         parity = measure_parity(tmp / ONNX_FP32, tmp / ONNX_INT8, tmp / "model", spec, max_length)
@@ -160,7 +162,6 @@ def export_artifact(
         (tmp / (ONNX_FP32 if shipped == ONNX_INT8 else ONNX_INT8)).unlink()
         parity["shipped"] = shipped
         metrics["parity"] = parity
-        halve_weights(tmp / "model")
         for key in ("confusion_matrix_png", "learning_curve_png"):
             if metrics.get(key) and Path(metrics[key]).is_file():
                 shutil.copy(metrics[key], tmp / Path(metrics[key]).name)

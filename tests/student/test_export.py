@@ -51,8 +51,8 @@ def test_plain_transformers_and_onnxruntime_give_the_same_labels(exported, fixtu
     onnx = load_student(exported, backend="onnx")
     labels = _pipeline_labels(onnx.model_dir, fixture_texts)
     agree = sum(a == b["label"] for a, b in zip(labels, onnx.predict(fixture_texts))) / len(labels)
-    # fp16-stored weights against the fp32 (or parity-checked int8) ONNX model: a low-margin text may differ.
-    assert agree >= 0.97
+    # The ONNX file is traced from the fp16-stored weights; int8 ships only within the parity bound.
+    assert agree == 1.0 if onnx.onnx_path.name == "model.onnx" else agree >= 0.97
 
 
 def test_int8_ships_only_when_it_passed_parity_on_dev(exported, eprstmt_spec):
@@ -117,6 +117,9 @@ def test_derived_student_exports_to_onnx_that_matches_transformers(tiny_gemma, e
     zip_path = _train_and_export("derived", eprstmt_spec, tmp_path, derive_from=str(tiny_gemma), layers=2, layer_selection="first", epochs=1)
     onnx = load_student(zip_path, quantized=False)
     texts = fixture_texts[:60] + ["从没见过的字：𪚥 🍉"]
-    assert _pipeline_labels(onnx.model_dir, texts) == [r["label"] for r in onnx.predict(texts)]
+    plain = _pipeline_labels(onnx.model_dir, texts)
+    assert plain == [r["label"] for r in load_student(zip_path, backend="torch").predict(texts)]
+    if onnx.onnx_path.name == "model.onnx":  # traced from the same fp16-stored weights: the same model
+        assert plain == [r["label"] for r in onnx.predict(texts)]
     meta = json.loads((onnx.root / "student.json").read_text())
     assert meta["kind"] == "derived" and meta["student_info"]["layers"] == [0, 1]

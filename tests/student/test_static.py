@@ -55,6 +55,6 @@ def test_static_student_trains_exports_and_runs_the_same_in_torch_and_onnx(tiny_
     z = export_artifact(art, eprstmt_spec, tmp_path / "export", metrics={"accuracy": 0.5})
     torch_p = load_student(z, backend="torch").predict_proba(fixture_texts)
     onnx_p = load_student(z, backend="onnx").predict_proba(fixture_texts)
-    # fp16-stored weights against the shipped ONNX file (fp32, or int8 that passed parity).
-    assert np.abs(torch_p - onnx_p).max() < 0.05
+    # The shipped ONNX file is traced from the fp16-stored weights (fp32, or int8 that passed parity).
+    assert np.abs(torch_p - onnx_p).max() < (1e-4 if "int8" not in load_student(z).onnx_path.name else 0.05)
     assert (torch_p.argmax(1) == onnx_p.argmax(1)).mean() >= 0.97
