@@ -65,9 +65,9 @@ def run(
     config: Optional[str] = typer.Option(None, "--config", help="PipelineConfig JSON (stage configs, budgets)"),
     tiny: bool = typer.Option(False, "--tiny", help="tiny budgets (1 epoch, small pool): a smoke run in minutes"),
     fresh: bool = typer.Option(False, "--fresh", help="start a new run even if the last one did not finish"),
+    workspace: Optional[str] = WorkspaceOpt,
     student_budget: Optional[str] = typer.Option(None, "--student-budget", help="student kinds to train: fastest (static), balanced (static + small; default), accurate (+ base)"),
     max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="publish the most accurate student at or under this batch-1 CPU latency"),
-    workspace: Optional[str] = WorkspaceOpt,
 ):
     """Run the production flow for TASK (resumes an unfinished run); prints the artifact path."""
     from pipelines.config import PipelineConfig
