@@ -54,3 +54,16 @@ def test_pipelines_modules_import_without_torch():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_factory_run_refuses_an_unknown_student_budget_before_starting_anything(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from factory.commands.services import run
+
+    app = typer.Typer()
+    app.command()(run)
+    res = CliRunner().invoke(app, ["reviews", "--student-budget", "cheap", "--workspace", str(tmp_path / "ws")])
+    assert res.exit_code == 1 and "budget" in res.output and "balanced" in res.output
+    assert not (tmp_path / "ws" / "services").exists()
