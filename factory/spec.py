@@ -16,7 +16,7 @@ from factory.errors import TaskError
 
 Language = Literal["zh", "en"]
 LANGUAGES = ("zh", "en")
-TASK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+TASK_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # matched whole (fullmatch): "$" would let a trailing newline in
 DEFAULT_WATER_LEVEL = 20
 
 
@@ -114,7 +114,7 @@ class TaskSpec:
 
 def validate_task_name(name: str) -> str:
     """Task names become directory names: refuse anything path-like."""
-    if not isinstance(name, str) or not TASK_NAME_RE.match(name) or ".." in name:
+    if not isinstance(name, str) or not TASK_NAME_RE.fullmatch(name) or ".." in name:
         raise TaskError(
             "a task name of 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit",
             f"{name!r}",

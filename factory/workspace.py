@@ -15,6 +15,8 @@ Every write is atomic (temp + rename), and each published directory carries a
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import re
@@ -61,6 +63,24 @@ class Workspace:
         """Validate and store a task; on any error nothing is written."""
         validate_task(spec)
         target = self.task_dir(spec.name)
+        with self._task_lock(spec.name):
+            return self._save_task_locked(spec, target, overwrite)
+
+    @contextlib.contextmanager
+    def _task_lock(self, name: str):
+        """An exclusive lock per task name: two creators of one name run one after the other, never both."""
+        import fcntl
+
+        lock_dir = self.root / "tasks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with open(lock_dir / f".{name}.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _save_task_locked(self, spec: TaskSpec, target: Path, overwrite: bool) -> Path:
         if (target / "task.json").exists() and not overwrite:
             raise TaskError(
                 "a new task name",

@@ -97,3 +97,34 @@ def test_write_manifest_skips_hidden_files(tmp_path):
     (tmp_path / ".tmp").write_text("t")
     files = json.loads(write_manifest(tmp_path).read_text())["files"]
     assert list(files) == ["a.txt"] and files["a.txt"]["bytes"] == 1
+
+
+def _create(args):
+    root, n_extra = args
+    from factory.errors import TaskError
+    from factory.workspace import Workspace
+
+    try:
+        Workspace(root).save_task(make_spec(n_extra))
+        return n_extra
+    except TaskError:
+        return None
+
+
+def test_two_creators_of_one_task_at_once_one_wins_and_its_data_is_intact(tmp_path):
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(4) as pool:
+        results = pool.map(_create, [(str(tmp_path), n) for n in (1, 2, 3, 4)])
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert len(Workspace(tmp_path).load_task("t").gold) == 2 + winners[0]
+    assert Workspace(tmp_path).list_tasks() == ["t"]
+
+
+def test_a_task_name_with_a_trailing_newline_is_refused(workspace):
+    from dataclasses import replace
+
+    with pytest.raises(TaskError, match="task name"):
+        workspace.save_task(replace(make_spec(), name="t\n"))
+    assert workspace.list_tasks() == []
