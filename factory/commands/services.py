@@ -75,7 +75,8 @@ def run(
     ws = _ws(workspace)
     try:
         cfg = _config(config, tiny)
-        cfg.update({k: v for k, v in (("budget", student_budget), ("max_latency_ms", max_latency_ms)) if v is not None})
+        # isinstance, not "is not None": called as a plain function, an unset option is still its typer.Option default.
+        cfg.update({k: v for k, v in (("budget", student_budget), ("max_latency_ms", max_latency_ms)) if isinstance(v, (str, int, float))})
         cfg = PipelineConfig.from_dict(cfg).to_dict()
         from student.ladder import kinds_for
 
