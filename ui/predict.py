@@ -38,3 +38,19 @@ def predict_rows(zip_path: str, texts: list[str]) -> list[dict]:
     clf = _load(zip_path)
     preds = clf.predict(texts)
     return [_as_row(t, p) for t, p in zip(texts, preds)]
+
+
+def predict_upload(zip_path: str, name: str, data: bytes, text_column: str = "text") -> tuple[bytes, dict]:
+    """Classify an uploaded CSV / JSONL / text file; returns the results file (same format family) and the run's report."""
+    import tempfile
+    from pathlib import Path
+
+    from student.batch import predict_file
+
+    clf = _load(zip_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / Path(name).name
+        src.write_bytes(data)
+        out = Path(tmp) / ("predictions.csv" if src.suffix.lower() in (".csv", ".tsv") else "predictions.jsonl")
+        report = predict_file(clf, src, out, text_column=text_column)
+        return out.read_bytes(), {**report.to_dict(), "file_name": out.name}

@@ -167,3 +167,18 @@ def test_models_page_plots_every_student_kind_the_run_trained(app, workspace, re
     assert any("Student kinds trained" in m.value and ladder["published"] in m.value for m in at.markdown)
     kinds = next(df.value for df in at.dataframe if "ms a text" in df.value.columns)
     assert len(kinds) == 2 and sum("(published)" in k for k in kinds.index) == 1
+
+
+@pytest.mark.integration
+def test_a_file_uploaded_on_the_models_page_is_classified_and_offered_for_download(app, workspace, real_versions):
+    at = page(app, "models")
+    csv_bytes = b"text\na gripping , beautifully acted film\n\nthe plot is a mess\n"
+    at.file_uploader(key="file-reviews-v2").set_value(("reviews.csv", csv_bytes, "text/csv")).run()
+    assert not at.exception
+    assert any("2 rows classified, 0 skipped" in s.value for s in at.success)
+    assert any(b.label == "Download predictions.csv" for b in at.download_button)
+    from ui.predict import predict_upload
+
+    data, report = predict_upload(str(workspace.model_versions("reviews")[-1] / "reviews-student.zip"), "reviews.csv", csv_bytes)
+    rows = data.decode("utf-8").splitlines()
+    assert rows[0].startswith("line,text,label,score,p_") and len(rows) == 3 and report["predicted"] == 2

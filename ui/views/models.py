@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui.artifacts import ModelVersion, list_versions
 from ui.common import fmt_pct, task_picker, workspace
-from ui.predict import predict_rows
+from ui.predict import predict_rows, predict_upload
 from ui.upload import human_size
 
 
@@ -116,6 +116,29 @@ def _try_it(v: ModelVersion) -> None:
         st.dataframe(df, width="stretch", hide_index=True, column_config=config)
 
 
+def _classify_file(v: ModelVersion) -> None:
+    """Upload a CSV / JSONL / text file, classify every row with this version, download the results."""
+    from factory.errors import FactoryError
+
+    if v.zip_path is None:
+        return
+    with st.expander("Classify a file"):
+        up = st.file_uploader("CSV, JSONL or text (one text a line)", type=["csv", "tsv", "jsonl", "json", "txt"], key=f"file-{v.task}-{v.name}")
+        column = st.text_input("Column / field with the text (CSV, JSONL)", value="text", key=f"file-col-{v.task}-{v.name}")
+        if up is None:
+            return
+        try:
+            with st.spinner(f"Classifying {up.name}…"):
+                data, report = predict_upload(str(v.zip_path), up.name, up.getvalue(), column)
+        except FactoryError as e:
+            st.error(str(e))
+            return
+        st.success(f"{report['predicted']} rows classified, {report['skipped']} skipped.", icon=":material/check:")
+        for p in report["problems"][:5]:
+            st.caption(f"skipped {p}")
+        st.download_button(f"Download {report['file_name']}", data=data, file_name=f"{v.task}-{v.name}-{report['file_name']}", key=f"file-dl-{v.task}-{v.name}", on_click="ignore")
+
+
 def _versions_table(versions: list[ModelVersion]) -> None:
     rows = [
         {
@@ -170,6 +193,7 @@ def render() -> None:
     _ladder(v)
     _comparison(v)
     _try_it(v)
+    _classify_file(v)
     if v.card:
         with st.expander("Model card"):
             st.markdown(v.card)
