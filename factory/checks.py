@@ -65,12 +65,14 @@ def check_across_splits(spec: TaskSpec) -> None:
                 )
 
 
-def check_spec(spec: TaskSpec) -> TaskSpec:
-    """Full validation: :func:`validate_task`, :func:`check_split` on every split, :func:`check_across_splits`."""
+def check_spec(spec: TaskSpec, across: bool = True) -> TaskSpec:
+    """Full validation: :func:`validate_task`, :func:`check_split` on every split and, with ``across``,
+    :func:`check_across_splits` (intake leaves that to :func:`factory.datacheck.resolve_conflicts`)."""
     validate_task(spec)
     for split in SPLIT_NAMES:
         check_split(getattr(spec, split), split)
-    check_across_splits(spec)
+    if across:
+        check_across_splits(spec)
     return spec
 
 

@@ -44,7 +44,9 @@ class IntakeConfig:
     text_name: str | None = None  # what a text is called in the teacher's and generator's prompts ("商品评论")
     prompt: str | None = None  # the LLM teacher's prompt with {text} (and optionally {options}); None = its default
     overwrite: bool = False
+    conflicts: str = "warn"  # a text labeled differently across gold/dev/test: warn | drop (the later rows) | refuse
     sources: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)  # filled by intake: factory.datacheck warnings, each with its fix
 
     def validate(self) -> "IntakeConfig":
         """Check the cheap things (name, format, language, paths) before reading any file."""
@@ -110,7 +112,7 @@ def build_spec(cfg: IntakeConfig) -> TaskSpec:
             labels = list(SST_LABELS)
     language = cfg.language or detect_language([e.text for e in splits["gold"] + splits["dev"]])
     spec = TaskSpec(name=cfg.name, language=language, labels=labels, text_name=(cfg.text_name or "").strip() or None, prompt=cfg.prompt or None, **splits)
-    return check_spec(spec)
+    return check_spec(spec, across=False)
 
 
 def intake(cfg: IntakeConfig, workspace: Workspace | str | os.PathLike | None = None) -> TaskSpec:
@@ -119,7 +121,12 @@ def intake(cfg: IntakeConfig, workspace: Workspace | str | os.PathLike | None = 
     cfg.validate()
     if ws.has_task(cfg.name) and not cfg.overwrite:
         raise TaskError("a new task name", f"task {cfg.name!r} already exists in {ws.root}", "pick another name or pass --overwrite", where="task name")
-    spec = build_spec(cfg)
+    from factory.datacheck import CONFLICT_MODES, data_warnings, resolve_conflicts
+
+    if cfg.conflicts not in CONFLICT_MODES:
+        raise TaskError(f"--conflicts one of {CONFLICT_MODES}", repr(cfg.conflicts), "use warn (default), drop or refuse", where="--conflicts")
+    spec, conflict_notes = resolve_conflicts(build_spec(cfg), cfg.conflicts)
+    cfg.warnings = conflict_notes + data_warnings(spec)
     cfg.sources = {
         opt: {"path": str(Path(getattr(cfg, opt)).resolve()), "sha256": sha256_file(getattr(cfg, opt)) if Path(getattr(cfg, opt)).is_file() else None}
         for opt in (*INPUT_SPLITS, "labels_file")
@@ -147,6 +154,7 @@ def create_task(
     overwrite: bool = False,
     text_name: str | None = None,
     prompt: str | None = None,
+    conflicts: str = "warn",
 ) -> TaskSpec:
     """Read, validate and store a task (see :class:`IntakeConfig` for the arguments)."""
     if isinstance(labels, str):
@@ -158,6 +166,6 @@ def create_task(
     cfg = IntakeConfig(
         name=name, train=str(train), dev=s(dev), test=s(test), unlabeled=s(unlabeled), fmt=fmt, language=language,
         text_field=text_field, label_field=label_field, id_field=id_field, labels=labels, labels_file=s(labels_file), overwrite=overwrite,
-        text_name=text_name, prompt=prompt,
+        text_name=text_name, prompt=prompt, conflicts=conflicts,
     )
     return intake(cfg, workspace)

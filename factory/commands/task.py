@@ -79,10 +79,11 @@ def create(
     text_name: Optional[str] = typer.Option(None, "--text-name", help="what a text is called in prompts, e.g. 商品评论 or 'customer message'"),
     prompt: Optional[str] = typer.Option(None, "--prompt", help="the LLM teacher's prompt with {text} (and {options} for the label words); default: the teacher's"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing task's data (its runs and models stay)"),
+    conflicts: str = typer.Option("warn", "--conflicts", help="a text labeled differently across train/dev/test: warn | drop (the later rows) | refuse"),
     workspace: Optional[Path] = WorkspaceOpt,
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ):
-    """Read, validate and store a task. Nothing is written unless every check passes."""
+    """Read, validate and store a task. Nothing is written unless every check passes; data warnings are printed with their fix."""
     from factory.intake import create_task
     from factory.workspace import Workspace
 
@@ -91,15 +92,45 @@ def create(
         spec = create_task(
             name, train, dev=dev, test=test, unlabeled=unlabeled, fmt=fmt, language=language, text_field=text_field,
             label_field=label_field, id_field=id_field, labels=labels, labels_file=labels_file, workspace=ws, overwrite=overwrite,
-            text_name=text_name, prompt=prompt,
+            text_name=text_name, prompt=prompt, conflicts=conflicts,
         )
     except FactoryError as err:
         fail(err, as_json)
     info = summary(spec)
+    warnings = json.loads((ws.task_dir(name) / "intake.json").read_text(encoding="utf-8")).get("warnings", [])
     if as_json:
-        typer.echo(json.dumps({"ok": True, "path": str(ws.task_dir(name)), **info}, ensure_ascii=False))
+        typer.echo(json.dumps({"ok": True, "path": str(ws.task_dir(name)), **info, "warnings": warnings}, ensure_ascii=False))
     else:
         _print_summary(info, ws.task_dir(name))
+        _print_warnings(warnings)
+
+
+def _print_warnings(warnings: list[dict]) -> None:
+    for w in warnings:
+        typer.echo(f"warning: {w['message']}. Fix: {w['fix']}", err=True)
+
+
+@app.command("check")
+def check(
+    name: str = typer.Argument(..., help="task name"),
+    model: bool = typer.Option(False, "--model", help="also compare the label names with the sentence encoder (loads EmbeddingGemma)"),
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = typer.Option(False, "--json", help="print the warnings as JSON"),
+):
+    """Data checks before a run: warnings with their fix (they never block a run)."""
+    from factory.datacheck import data_warnings, label_name_warnings, resolve_conflicts
+    from factory.workspace import Workspace
+
+    try:
+        spec = Workspace(workspace).load_task(name)
+        warnings = resolve_conflicts(spec, "warn")[1] + data_warnings(spec) + (label_name_warnings(spec) if model else [])
+    except FactoryError as err:
+        fail(err, as_json)
+    if as_json:
+        typer.echo(json.dumps({"ok": True, "task": name, "warnings": warnings}, ensure_ascii=False))
+        return
+    _print_warnings(warnings)
+    typer.echo(f"{name}: {len(warnings)} warning{'s' if len(warnings) != 1 else ''}")
 
 
 @app.command("show")

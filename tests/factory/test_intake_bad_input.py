@@ -59,7 +59,7 @@ CASES = [
     ("label-without-gold-example", {"t.csv": "text,label\nx,a\ny,b\n"}, ["--labels", "a,b,c"], "no gold example for ['c']"),
     ("duplicate-ids", {"t.csv": "id,text,label\n1,x,a\n1,y,b\n"}, [], "id '1' on rows 1 and 2"),
     ("conflicting-duplicate-texts", {"t.csv": "text,label\nsame words,a\nother,b\nsame words,b\n"}, [], "one label per distinct text"),
-    ("conflict-between-gold-and-test", {"t.csv": "text,label\nsame words,a\nother,b\n", "e.csv": "text,label\nsame words,b\n"}, ["--test", "{e.csv}"], "labeled 'a' in gold (id 2) and 'b' in test"),
+    ("conflict-between-gold-and-test", {"t.csv": "text,label\nsame words,a\nother,b\n", "e.csv": "text,label\nsame words,b\n"}, ["--test", "{e.csv}", "--conflicts", "refuse"], "labeled 'a' in gold (id 2) and 'b' in test"),
     ("empty-text", {"t.csv": "text,label\n,a\ny,b\n"}, [], "empty or whitespace-only text"),
     ("whitespace-text", {"t.jsonl": jl({"text": "   \t", "label": "a"}, {"text": "y", "label": "b"})}, [], "t.jsonl line 1"),
     ("non-utf8-bytes", {"t.csv": "text,label\nx,a\n".encode() + "好,b\n".encode("gbk")}, [], "byte 0xba at byte offset 15 (line 3)"),
