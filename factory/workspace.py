@@ -103,6 +103,12 @@ class Workspace:
         return target
 
     def load_task(self, name: str) -> TaskSpec:
+        """The stored task, checked: readable ``task.json``, data files matching their manifest, a valid spec.
+
+        Every problem is a :class:`TaskError` naming the broken file and the fix, never a traceback.
+        """
+        from factory.atomic import verify_manifest
+
         tdir = self.task_dir(name)
         meta_path = tdir / "task.json"
         if not meta_path.is_file():
@@ -113,12 +119,50 @@ class Workspace:
                 "create it with `factory task create`",
                 where="task name",
             )
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        fix = f"recreate it: `factory task create {name} ... --overwrite`"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise TaskError("a readable task.json (UTF-8 JSON)", f"{type(e).__name__}: {str(e)[:120]}", fix, where=str(meta_path)) from None
+        if not isinstance(meta, dict):
+            raise TaskError("a JSON object in task.json", type(meta).__name__, fix, where=str(meta_path))
+        data = tdir / "data"
+        if (data / "MANIFEST.json").is_file():
+            try:
+                bad = verify_manifest(data)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise TaskError("a readable data MANIFEST.json", f"{type(e).__name__}: {e}", fix, where=str(data / "MANIFEST.json")) from None
+            if bad:
+                raise TaskError("data files matching their manifest", f"changed or missing: {', '.join(bad)}", fix, where=str(data))
         for split in SPLITS:
-            p = tdir / "data" / f"{split}.jsonl"
-            meta[split] = read_jsonl(p) if p.exists() else []
-        return TaskSpec.from_dict(meta)
+            p = data / f"{split}.jsonl"
+            try:
+                meta[split] = read_jsonl(p) if p.exists() else []
+            except (UnicodeDecodeError, ValueError) as e:
+                raise TaskError("readable JSONL data", f"{type(e).__name__}: {str(e)[:120]}", fix, where=str(p)) from None
+        try:
+            spec = TaskSpec.from_dict(meta)
+            validate_task(spec)
+        except TaskError as e:
+            raise TaskError(e.expected, e.found, fix, where=f"{meta_path} ({e.where})") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise TaskError("a task.json with name, language and labels", f"{type(e).__name__}: {e}", fix, where=str(meta_path)) from None
+        return spec
 
+    def broken_tasks(self) -> dict[str, str]:
+        """Task folders whose stored data does not load, with the reason (for ``task list``)."""
+        base = self.root / "tasks"
+        out = {}
+        for name in self.list_tasks():
+            try:
+                self.load_task(name)
+            except TaskError as e:
+                out[name] = str(e)
+        if base.is_dir():
+            for p in base.iterdir():
+                if p.is_dir() and not (p / "task.json").is_file() and (p / "data").is_dir():
+                    out[p.name] = "task.json is missing"
+        return out
     def task_meta(self, name: str) -> dict:
         return json.loads((self.task_dir(name) / "task.json").read_text(encoding="utf-8"))
 

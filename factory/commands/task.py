@@ -163,8 +163,9 @@ def list_tasks(
     from factory.workspace import Workspace
 
     ws = Workspace(workspace)
-    names = ws.list_tasks()
+    broken = ws.broken_tasks()
+    names = sorted(set(ws.list_tasks()) | set(broken))
     if as_json:
-        typer.echo(json.dumps({"root": str(ws.root), "tasks": names}))
+        typer.echo(json.dumps({"root": str(ws.root), "tasks": names, "broken": broken}, ensure_ascii=False))
     else:
-        typer.echo("\n".join(names) if names else f"no tasks in {ws.root}")
+        typer.echo("\n".join(f"{n}  (broken: {broken[n]})" if n in broken else n for n in names) if names else f"no tasks in {ws.root}")
