@@ -29,6 +29,7 @@ def bench(
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="print the benchmark record as JSON"),
     out: str = typer.Option("bench-results", "--out", help="folder where the JSON record is saved"),
+    student_budget: Optional[str] = typer.Option(None, "--student-budget", help="--stage student: the kinds to train (fastest | balanced | accurate; default accurate)"),
     workdir: Optional[str] = typer.Option(None, "--workdir", help="keep models here; a rerun of the same task and preset reuses the finished teacher, generation and labels found there; default: a temp folder"),
 ):
     """Run a benchmark with the FewCLUE protocol (gold=train_k, select on dev_k, report test_public)."""
@@ -41,7 +42,10 @@ def bench(
     records = []
     for k in _parse_splits(splits):
         spec = load_benchmark_task(task, split=k, data=data, shots=shots, seed=seed)
-        kwargs = {"workdir": f"{workdir}/split{k}"} if workdir and "workdir" in inspect.signature(module.run).parameters else {}
+        params = inspect.signature(module.run).parameters
+        kwargs = {"workdir": f"{workdir}/split{k}"} if workdir and "workdir" in params else {}
+        if student_budget and "budget" in params:
+            kwargs["budget"] = student_budget
         out_rows = module.run(spec, quick=quick, seed=seed, **kwargs)
         # A benchmark returns its rows, or a dict of rows plus extra record fields.
         extra = dict(out_rows) if isinstance(out_rows, dict) else {"results": out_rows}
