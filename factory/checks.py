@@ -69,6 +69,11 @@ def check_spec(spec: TaskSpec, across: bool = True) -> TaskSpec:
     """Full validation: :func:`validate_task`, :func:`check_split` on every split and, with ``across``,
     :func:`check_across_splits` (intake leaves that to :func:`factory.datacheck.resolve_conflicts`)."""
     validate_task(spec)
+    folded: dict[str, str] = {}
+    for lab in spec.labels:
+        other = folded.setdefault(" ".join(lab.id.casefold().split()), lab.id)
+        if other != lab.id:
+            raise TaskError("label ids that differ by more than case or spacing", f"{other!r} and {lab.id!r}", "write each label one way in every file (one label, not two)", where="labels")
     for split in SPLIT_NAMES:
         check_split(getattr(spec, split), split)
     if across:

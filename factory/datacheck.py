@@ -110,6 +110,14 @@ def data_warnings(spec: TaskSpec) -> list[dict]:
     if texts and long / len(texts) >= 0.05:
         out.append(_warn("long-texts", f"{long} of {len(texts)} texts are longer than about 128 tokens ({limit} characters); the student reads only the start",
                          "raise the student's max_length (DistillConfig.max_length) or shorten the texts", count=long))
+    gold_texts = {e.text for e in spec.gold}
+    if spec.dev and {e.text for e in spec.dev} == gold_texts:
+        out.append(_warn("dev-is-gold", "the dev set holds exactly the gold texts: model selection would score the model on what it trained on",
+                         "pass a separate dev file (or none: the factory then selects on what it has)"))
+    in_gold = sum(e.text in gold_texts for e in spec.unlabeled)
+    if in_gold and in_gold >= 0.5 * len(spec.unlabeled):
+        out.append(_warn("pool-is-gold", f"{in_gold} of {len(spec.unlabeled)} unlabeled texts are gold texts: was the train file passed as --unlabeled?",
+                         "pass the unlabeled pool file as --unlabeled", count=in_gold))
     held = {e.text for e in spec.dev + spec.test}
     leak = sum(e.text in held for e in spec.unlabeled)
     if leak:

@@ -51,7 +51,11 @@ def _label_value(value, where: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise TaskError("a label on every row of a labeled file", "a missing or empty label", "add the label, or pass the file as --unlabeled", where=where)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise TaskError("a label that is a string or an integer", f"{json.dumps(value, ensure_ascii=False)} ({type(value).__name__})", "write labels as strings such as \"pos\" or integers such as 1", where=where)
+        raise TaskError("a label that is a string or an integer", f"{json.dumps(value, ensure_ascii=False)[:60]} ({type(value).__name__})", "write labels as strings such as \"pos\" or integers such as 1", where=where)
+    if isinstance(value, int) and abs(value) >= 10**18:
+        raise TaskError("a label id of at most 18 digits", "a longer integer", "use a short label id such as 1 or a name such as \"pos\"", where=where)
+    if isinstance(value, str) and len(value) > 200:
+        raise TaskError("a label of at most 200 characters", f"{len(value)} characters", "use a short label id or name", where=where)
     return str(value).strip()
 
 
@@ -68,6 +72,8 @@ def read_jsonl(path: str | os.PathLike, fields: Fields = Fields(), labeled: bool
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise TaskError("one JSON object per line", f"malformed JSON ({e.msg} at column {e.colno})", "fix or remove that line", where=where) from None
+        except (RecursionError, ValueError) as e:  # nesting too deep; an integer beyond Python's digit limit
+            raise TaskError("one flat JSON object per line", f"JSON the reader cannot take ({type(e).__name__})", "write each row as {\"text\": ..., \"label\": ...}", where=where) from None
         if not isinstance(row, dict):
             raise TaskError("one JSON object per line", f"a JSON {type(row).__name__}", "wrap each row as {\"text\": ..., \"label\": ...}", where=where)
         key = next((k for k in (fields.text, *fields.alt_text) if k in row), None)

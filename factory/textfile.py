@@ -8,6 +8,8 @@ are read at call time.
 
 from __future__ import annotations
 
+import unicodedata
+
 import os
 from pathlib import Path
 
@@ -95,6 +97,11 @@ def clean_text(value: str, where: str) -> str:
     text = value.strip()
     if not text:
         raise TaskError("a non-empty text", "an empty or whitespace-only text", "fill in the text or delete the row", where=where)
+    if "\x00" in text:
+        raise TaskError("a text without NUL characters", "a NUL (\\x00) character", "remove it; a NUL usually means a binary or UTF-16 file read as text", where=where)
+    # Zero-width and format characters (U+200B, U+FEFF, ...) are invisible: a text made only of them is empty.
+    if not "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Zs", "Cc")).strip():
+        raise TaskError("a text with visible characters", "only invisible characters (zero-width spaces or format marks)", "fill in the text or delete the row", where=where)
     if len(text) > MAX_TEXT_CHARS:
         raise TaskError(
             f"a text of at most {MAX_TEXT_CHARS} characters",

@@ -45,6 +45,8 @@ class Workspace:
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root).expanduser() if root else default_root()
+        if self.root.exists() and not self.root.is_dir():
+            raise TaskError("a workspace folder", f"{self.root} is a file", "pass --workspace a folder (it is created if missing)", where="workspace")
 
     # -- tasks --------------------------------------------------------------
     def task_dir(self, name: str) -> Path:

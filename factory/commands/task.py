@@ -16,6 +16,16 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="workspace root (default: $FACTORY_HOME or the user data dir)")
 
 
+def open_workspace(path, as_json: bool):
+    """The workspace at ``path``, or the CLI's error output (a file given as the workspace, ...)."""
+    from factory.workspace import Workspace
+
+    try:
+        return Workspace(path)
+    except FactoryError as err:
+        fail(err, as_json)
+
+
 def fail(err: FactoryError, as_json: bool) -> None:
     """Report a user error (what was expected, found, the fix) and exit with status 1."""
     if as_json:
@@ -87,7 +97,7 @@ def create(
     from factory.intake import create_task
     from factory.workspace import Workspace
 
-    ws = Workspace(workspace)
+    ws = open_workspace(workspace, as_json)
     try:
         spec = create_task(
             name, train, dev=dev, test=test, unlabeled=unlabeled, fmt=fmt, language=language, text_field=text_field,
@@ -122,7 +132,7 @@ def check(
     from factory.workspace import Workspace
 
     try:
-        spec = Workspace(workspace).load_task(name)
+        spec = open_workspace(workspace, as_json).load_task(name)
         warnings = resolve_conflicts(spec, "warn")[1] + data_warnings(spec) + (label_name_warnings(spec) if model else [])
     except FactoryError as err:
         fail(err, as_json)
@@ -142,7 +152,7 @@ def show(
     """Print a stored task: counts per split and per label."""
     from factory.workspace import Workspace
 
-    ws = Workspace(workspace)
+    ws = open_workspace(workspace, as_json)
     try:
         spec = ws.load_task(name)
     except FactoryError as err:
@@ -162,7 +172,7 @@ def list_tasks(
     """List the tasks in the workspace."""
     from factory.workspace import Workspace
 
-    ws = Workspace(workspace)
+    ws = open_workspace(workspace, as_json)
     broken = ws.broken_tasks()
     names = sorted(set(ws.list_tasks()) | set(broken))
     if as_json:

@@ -92,3 +92,9 @@ def test_real_encoder_flags_synonym_labels_but_not_distinct_ones():
     spec = TaskSpec("t", "en", [Label("h", "happy"), Label("g", "glad"), Label("w", "weather"), Label("n", "negative")], [Example("x", "h")])
     w = label_name_warnings(spec)
     assert len(w) == 1 and [p[:2] for p in w[0]["pairs"]] == [["happy", "glad"]]
+
+
+def test_dev_equal_to_gold_and_the_train_file_passed_as_pool_are_flagged():
+    spec = _spec()
+    w = _checks(_spec(dev=spec.gold, unlabeled=[Example(e.text, None, f"u{i}") for i, e in enumerate(spec.gold)]))
+    assert {"dev-is-gold", "pool-is-gold"} <= w

@@ -87,6 +87,14 @@ CASES = [
     ("sst-line-without-space", {"stsa.binary.train": "1 fine film\n0\n"}, ["--format", "sst"], "'<label> <text>'"),
     ("bad-dev-file-after-good-train", {"t.csv": GOOD_CSV, "d.csv": b"text,label\n\xff,pos\n"}, ["--dev", "{d.csv}"], "d.csv line 2"),
     ("bad-unlabeled-file", {"t.jsonl": jl(*TWO_CLASS), "u.jsonl": jl({"text": "ok"}, '{"text": ')}, ["--unlabeled", "{u.jsonl}"], "u.jsonl line 2"),
+    ("zero-width-only-text", {"t.jsonl": jl({"text": "\u200b\u200b\ufeff", "label": "a"}, {"text": "y", "label": "b"})}, [], "only invisible characters"),
+    ("nul-inside-text", {"t.jsonl": jl({"text": "go\u0000od", "label": "a"}, {"text": "y", "label": "b"})}, [], "NUL"),
+    ("labels-differing-in-case", {"t.csv": "text,label\nx,Pos\ny,pos\nz,neg\n"}, [], "differ by more than case"),
+    ("deeply-nested-json", {"t.jsonl": jl(*TWO_CLASS) + '{"text": "x", "label": ' + "[" * 100000 + "]" * 100000 + "}\n"}, [], "line 3"),
+    ("5000-digit-integer-label", {"t.jsonl": jl(*TWO_CLASS) + '{"text": "x", "label": ' + "9" * 5000 + "}\n"}, [], "line 3"),
+    ("18-plus-digit-integer-label", {"t.jsonl": jl({"text": "x", "label": 10**19}, {"text": "y", "label": 2})}, [], "at most 18 digits"),
+    ("very-long-label", {"t.jsonl": jl({"text": "x", "label": "a" * 300}, {"text": "y", "label": "b"})}, [], "at most 200 characters"),
+    ("unknown-conflicts-mode", {"t.csv": GOOD_CSV}, ["--conflicts", "ignore"], "--conflicts one of"),
 ]
 
 
@@ -167,3 +175,14 @@ def test_json_mode_reports_error_fields(seeded, tmp_path):
     assert err["where"] == "t.jsonl line 3"
     assert err["expected"] == "one JSON object per line"
     assert "malformed JSON" in err["found"] and err["fix"]
+
+
+def test_a_file_given_as_the_workspace_is_a_clear_error(tmp_path):
+    from factory.cli import app as cli
+
+    (tmp_path / "ws").write_text("not a folder")
+    good = w(tmp_path, "good.csv", GOOD_CSV)
+    for args in (["task", "create", "t", "--train", good], ["task", "list"], ["task", "show", "t"]):
+        res = runner.invoke(cli, [*args, "--workspace", str(tmp_path / "ws"), "--json"])
+        assert res.exit_code == 1 and "is a file" in json.loads(res.stdout)["error"]["found"]
+    assert (tmp_path / "ws").read_text() == "not a folder"
