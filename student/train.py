@@ -25,6 +25,7 @@ from factory.atomic import atomic_dir, atomic_write_json
 from student.artifact import StudentArtifact
 from student.config import DistillConfig
 from student.data import DistillData
+from student.kd_loss import distill_loss
 
 STATE_FILE = "trainer_state.json"
 
@@ -112,15 +113,6 @@ def training_items(data: DistillData, cfg: DistillConfig) -> list[dict]:
         w = cfg.soft_weight * s.weight * max(s.probs) ** cfg.confidence_power * balance(soft_counts, c)
         items.append({"text": s.text, "target": (p / p.sum()).tolist(), "gold": False, "weight": w})
     return items
-
-
-def distill_loss(logits: torch.Tensor, target: torch.Tensor, gold: torch.Tensor, weight: torch.Tensor, temperature: float, norm: float) -> torch.Tensor:
-    """Weighted sum of gold cross-entropy and T²·KL(teacher_T ‖ student_T), scaled by a dataset-wide constant."""
-    ce = -(target * F.log_softmax(logits, -1)).sum(-1)
-    logq = F.log_softmax(logits / temperature, -1)
-    kl = (target * (target.clamp_min(1e-12).log() - logq)).sum(-1) * temperature**2
-    per = torch.where(gold, ce, kl)
-    return (weight * per).sum() / (norm * len(per))
 
 
 def _collate(pad_id: int):

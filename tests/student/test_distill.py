@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from factory.errors import TaskError
 from student import DistillConfig, DistillData, SoftExample, StudentArtifact, distill
-from student.train import distill_loss, training_items
+from student.kd_loss import distill_loss
+from student.train import training_items
 
 
 def test_gold_loss_is_cross_entropy_and_soft_loss_vanishes_when_student_matches_teacher():
