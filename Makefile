@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup models demo test test-unit test-integration bench clean
+.PHONY: setup models demo test test-unit test-integration lint bench clean
 
 setup: $(VENV)/.installed models $(LSVENV)/.installed .chromium-checked
 
@@ -48,8 +48,13 @@ $(LSVENV)/.installed:
 demo: setup
 	$(VENV)/bin/factory demo
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# ruff (pinned in the test extra): lint rules in pyproject.toml, and the formatter's check.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-unit: setup
 	$(PY) -m pytest -q -m "not integration" tests

@@ -34,7 +34,9 @@ def tfidf_lr(spec: TaskSpec, test=None) -> dict:
             LogisticRegression(C=c, max_iter=2000, class_weight="balanced"),
         )
         clf.fit(xs, ys)
-        dev_acc = accuracy_score([e.label for e in spec.dev], clf.predict([e.text for e in spec.dev])) if spec.dev else 0.0
+        dev_acc = (
+            accuracy_score([e.label for e in spec.dev], clf.predict([e.text for e in spec.dev])) if spec.dev else 0.0
+        )
         if best is None or dev_acc > best[0]:
             best = (dev_acc, c, clf)
     dev_acc, c, clf = best
@@ -55,7 +57,14 @@ def tfidf_lr(spec: TaskSpec, test=None) -> dict:
     )
 
 
-def setfit_baseline(spec: TaskSpec, backbone: str = "embeddinggemma-300m", test=None, seed: int = 0, num_iterations: int = 20, max_steps: int | None = None) -> dict:
+def setfit_baseline(
+    spec: TaskSpec,
+    backbone: str = "embeddinggemma-300m",
+    test=None,
+    seed: int = 0,
+    num_iterations: int = 20,
+    max_steps: int | None = None,
+) -> dict:
     """SetFit (contrastive fine-tuning + LR head) at its recommended settings (20 pair iterations, 1 epoch).
 
     ``max_steps`` caps the contrastive steps where a CPU budget needs it (BANKING77's 385 gold make 15,400 pairs);
@@ -70,9 +79,13 @@ def setfit_baseline(spec: TaskSpec, backbone: str = "embeddinggemma-300m", test=
     t0 = time.perf_counter()
     path = resolve_model(backbone).source
     model = SetFitModel.from_pretrained(path, labels=spec.label_ids)
-    train = Dataset.from_dict({"text": [e.text for e in spec.gold], "label": [spec.label_index(e.label) for e in spec.gold]})
+    train = Dataset.from_dict(
+        {"text": [e.text for e in spec.gold], "label": [spec.label_index(e.label) for e in spec.gold]}
+    )
     extra = {"max_steps": max_steps} if max_steps else {}
-    args = TrainingArguments(batch_size=16, num_epochs=1, num_iterations=num_iterations, seed=seed, report_to="none", max_length=128, **extra)
+    args = TrainingArguments(
+        batch_size=16, num_epochs=1, num_iterations=num_iterations, seed=seed, report_to="none", max_length=128, **extra
+    )
     trainer = Trainer(model=model, args=args, train_dataset=train)
     trainer.train()
     train_s = time.perf_counter() - t0

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +31,27 @@ from recipe import steps
 # Budgets per preset: the recipe's caps and stage settings, plus SetFit's pair iterations.
 PRESETS = {
     "quick": {
-        "recipe": {"pool_cap": 2000, "dev_cap": 300, "test_cap": 600, "questions": 20, "generator": {"total": 80}, "student": {"epochs": 4}},
+        "recipe": {
+            "pool_cap": 2000,
+            "dev_cap": 300,
+            "test_cap": 600,
+            "questions": 20,
+            "generator": {"total": 80},
+            "student": {"epochs": 4},
+        },
         "setfit_iterations": 20,
         "setfit_max_steps": 40,
         "pool_ladder": (400,),
     },
     "full": {
-        "recipe": {"pool_cap": 8000, "dev_cap": None, "test_cap": None, "questions": 20, "generator": {"per_label": 32}, "student": {"epochs": 6}},
+        "recipe": {
+            "pool_cap": 8000,
+            "dev_cap": None,
+            "test_cap": None,
+            "questions": 20,
+            "generator": {"per_label": 32},
+            "student": {"epochs": 6},
+        },
         "setfit_iterations": 20,
         "setfit_max_steps": None,
         "pool_ladder": (400, 2000),
@@ -47,7 +60,9 @@ PRESETS = {
 SETFIT_BACKBONE = {"zh": "embeddinggemma-300m", "en": "embeddinggemma-300m"}
 
 
-def _probs_row(system: str, probs: np.ndarray, test, spec: TaskSpec, params: int, seconds: float, label_seconds: float, **extra) -> dict:
+def _probs_row(
+    system: str, probs: np.ndarray, test, spec: TaskSpec, params: int, seconds: float, label_seconds: float, **extra
+) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
 
     from teacher.calibration import expected_calibration_error
@@ -66,7 +81,9 @@ def _probs_row(system: str, probs: np.ndarray, test, spec: TaskSpec, params: int
     )
 
 
-def _student_row(system: str, spec_path: str, student_dir: str, work: Path, metrics: dict | None = None, **extra) -> dict:
+def _student_row(
+    system: str, spec_path: str, student_dir: str, work: Path, metrics: dict | None = None, **extra
+) -> dict:
     from student import StudentArtifact
 
     m = metrics or steps.evaluate_student(student_dir, spec_path, str(work / f"eval-{system}"))
@@ -76,10 +93,21 @@ def _student_row(system: str, spec_path: str, student_dir: str, work: Path, metr
 
     ladder = read_ladder(student_dir) or {}
     extra.setdefault("kind", ladder.get("published"))
-    return result_row(system, accuracy=m["accuracy"], macro_f1=m["macro_f1"], params=art.params, seconds=secs, texts_per_second=m.get("texts_per_second"), dev_accuracy=art.dev_metrics.get("accuracy"), **extra)
+    return result_row(
+        system,
+        accuracy=m["accuracy"],
+        macro_f1=m["macro_f1"],
+        params=art.params,
+        seconds=secs,
+        texts_per_second=m.get("texts_per_second"),
+        dev_accuracy=art.dev_metrics.get("accuracy"),
+        **extra,
+    )
 
 
-def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = None, preset: dict | None = None) -> dict:
+def run(
+    spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = None, preset: dict | None = None
+) -> dict:
     """Run every system on ``spec``; returns ``{"results": rows, "stage_seconds": ..., ...}``."""
     from teacher import Committee
 
@@ -106,31 +134,98 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
         t1 = time.perf_counter()
         probs[kind] = member.label(texts).probs
         label_s[kind] = time.perf_counter() - t1
-        rows.append(_probs_row(f"teacher-{kind}", probs[kind], test, run_spec, member.params, member_s.get(kind, 0.0), label_s[kind], model=member.metrics.get("model"), weight=committee.weights.get(kind), dev_accuracy=(member.metrics.get("dev") or {}).get("accuracy")))
+        rows.append(
+            _probs_row(
+                f"teacher-{kind}",
+                probs[kind],
+                test,
+                run_spec,
+                member.params,
+                member_s.get(kind, 0.0),
+                label_s[kind],
+                model=member.metrics.get("model"),
+                weight=committee.weights.get(kind),
+                dev_accuracy=(member.metrics.get("dev") or {}).get("accuracy"),
+            )
+        )
     for kind, why in committee.metrics.get("skipped", {}).items():  # a member the budget left out gets a row saying why
         rows.append(result_row(f"teacher-{kind}", skipped=why))
     active = [k for k in probs if committee.weights.get(k, 0) > 0]
     pooled = pool([probs[k] for k in active], [committee.weights[k] for k in active], committee.combine)
-    rows.append(_probs_row("teacher-committee", pooled, test, run_spec, committee.params, committee.metrics.get("adapt_seconds", 0.0), sum(label_s[k] for k in active), weights=committee.weights, combine=committee.combine, dev_accuracy=(committee.metrics.get("dev") or {}).get("accuracy")))
+    rows.append(
+        _probs_row(
+            "teacher-committee",
+            pooled,
+            test,
+            run_spec,
+            committee.params,
+            committee.metrics.get("adapt_seconds", 0.0),
+            sum(label_s[k] for k in active),
+            weights=committee.weights,
+            combine=committee.combine,
+            dev_accuracy=(committee.metrics.get("dev") or {}).get("accuracy"),
+        )
+    )
 
     # Ablations publish by the same budget as the recipe, so each row is the student a user would have got.
-    gold_dir = steps.distill_student(out["spec"], [], cfg.student, str(work / "student-gold"), cfg.budget, cfg.max_latency_ms)
+    gold_dir = steps.distill_student(
+        out["spec"], [], cfg.student, str(work / "student-gold"), cfg.budget, cfg.max_latency_ms
+    )
     rows.append(_student_row("student-gold", out["spec"], gold_dir, work, soft_examples=0))
-    pool_dir = steps.distill_student(out["spec"], [out["labels"]["pool"]], cfg.student, str(work / "student-no-synthetic"), cfg.budget, cfg.max_latency_ms)
-    rows.append(_student_row("factory-student-no-synthetic", out["spec"], pool_dir, work, soft_examples=len(run_spec.unlabeled), pool_size=len(run_spec.unlabeled)))
+    pool_dir = steps.distill_student(
+        out["spec"],
+        [out["labels"]["pool"]],
+        cfg.student,
+        str(work / "student-no-synthetic"),
+        cfg.budget,
+        cfg.max_latency_ms,
+    )
+    rows.append(
+        _student_row(
+            "factory-student-no-synthetic",
+            out["spec"],
+            pool_dir,
+            work,
+            soft_examples=len(run_spec.unlabeled),
+            pool_size=len(run_spec.unlabeled),
+        )
+    )
     from factory.atomic import atomic_write_jsonl, read_jsonl
 
     # Accuracy against pool size: the same student on the first n soft-labeled pool texts (a seeded sample already).
     pool_rows = read_jsonl(out["labels"]["pool"])
     for n in [n for n in p.get("pool_ladder", ()) if n < len(pool_rows)]:
         sub = atomic_write_jsonl(work / f"pool-{n}" / "pool.jsonl", pool_rows[:n])
-        d = steps.distill_student(out["spec"], [str(sub)], cfg.student, str(work / f"student-pool-{n}"), cfg.budget, cfg.max_latency_ms)
-        rows.append(_student_row(f"factory-student-no-synthetic-pool{n}", out["spec"], d, work, soft_examples=n, pool_size=n))
+        d = steps.distill_student(
+            out["spec"], [str(sub)], cfg.student, str(work / f"student-pool-{n}"), cfg.budget, cfg.max_latency_ms
+        )
+        rows.append(
+            _student_row(f"factory-student-no-synthetic-pool{n}", out["spec"], d, work, soft_examples=n, pool_size=n)
+        )
     kept = len(read_jsonl(out["synthetic_kept"]))
-    rows.append(_student_row("factory-student", out["spec"], out["student"], work, metrics=out["metrics"], soft_examples=len(run_spec.unlabeled) + kept, synthetic=kept))
+    rows.append(
+        _student_row(
+            "factory-student",
+            out["spec"],
+            out["student"],
+            work,
+            metrics=out["metrics"],
+            soft_examples=len(run_spec.unlabeled) + kept,
+            synthetic=kept,
+        )
+    )
 
     backbone = SETFIT_BACKBONE.get(spec.language, "embeddinggemma-300m")
-    rows.append(setfit_baseline(run_spec, backbone=backbone, test=test, seed=seed, num_iterations=p["setfit_iterations"], max_steps=p["setfit_max_steps"]))
+    rows.append(
+        setfit_baseline(
+            run_spec,
+            backbone=backbone,
+            test=test,
+            seed=seed,
+            num_iterations=p["setfit_iterations"],
+            max_steps=p["setfit_max_steps"],
+        )
+    )
     return {
         "results": rows,
         "recipe_seconds": round(recipe_s, 1),
@@ -138,6 +233,11 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
         "pool": len(run_spec.unlabeled),
         "test_rows": len(test),
         "dev_rows": len(run_spec.dev),
-        "committee": {"weights": committee.weights, "combine": committee.combine, "dev": committee.metrics.get("dev"), "pooling": committee.metrics.get("pooling")},
+        "committee": {
+            "weights": committee.weights,
+            "combine": committee.combine,
+            "dev": committee.metrics.get("dev"),
+            "pooling": committee.metrics.get("pooling"),
+        },
         "config": cfg.to_dict(),
     }

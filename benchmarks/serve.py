@@ -45,8 +45,14 @@ def measure(url: str, texts: list[str], batch: int, requests: int, seconds: floa
             if time.perf_counter() - t0 > seconds:
                 break
         total = time.perf_counter() - t0
-    return {"batch": batch, "requests": len(lat), "requests_per_second": round(len(lat) / total, 1), "texts_per_second": round(len(lat) * batch / total, 1),
-            "p50_ms": round(1000 * statistics.median(lat), 2), "p99_ms": round(1000 * _pct(lat, 0.99), 2)}
+    return {
+        "batch": batch,
+        "requests": len(lat),
+        "requests_per_second": round(len(lat) / total, 1),
+        "texts_per_second": round(len(lat) * batch / total, 1),
+        "p50_ms": round(1000 * statistics.median(lat), 2),
+        "p99_ms": round(1000 * _pct(lat, 0.99), 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -65,7 +71,11 @@ def main(argv: list[str] | None = None) -> dict:
 
         texts = [e.text for e in load_benchmark_task("eprstmt", split=0).test[:256]]
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "factory.cli", "serve", args.artifact, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "factory.cli", "serve", args.artifact, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -75,8 +85,16 @@ def main(argv: list[str] | None = None) -> dict:
             except httpx.HTTPError:
                 time.sleep(0.5)
         meta = httpx.get(f"{url}/metadata").json()
-        out = {"artifact": args.artifact, "kind": meta.get("kind"), "params": meta.get("params"), "onnx": meta.get("onnx"),
-               "results": [measure(url, texts, b, args.requests if b == 1 else max(args.requests // 4, 1), args.seconds) for b in (1, 32)]}
+        out = {
+            "artifact": args.artifact,
+            "kind": meta.get("kind"),
+            "params": meta.get("params"),
+            "onnx": meta.get("onnx"),
+            "results": [
+                measure(url, texts, b, args.requests if b == 1 else max(args.requests // 4, 1), args.seconds)
+                for b in (1, 32)
+            ],
+        }
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -63,11 +63,20 @@ def _teacher_row(teacher_dir: str, spec: TaskSpec) -> dict:
     secs = time.perf_counter() - t0
     y = np.array([spec.label_index(e.label) for e in spec.test])
     pred = probs.argmax(1)
-    return result_row("teacher-committee", accuracy=float((pred == y).mean()), macro_f1=float(f1_score(y, pred, average="macro")), params=committee.params,
-                      seconds=round(secs, 2), texts_per_second=round(len(texts) / secs, 2), throughput_ratio_vs_teacher=1.0)
+    return result_row(
+        "teacher-committee",
+        accuracy=float((pred == y).mean()),
+        macro_f1=float(f1_score(y, pred, average="macro")),
+        params=committee.params,
+        seconds=round(secs, 2),
+        texts_per_second=round(len(texts) / secs, 2),
+        throughput_ratio_vs_teacher=1.0,
+    )
 
 
-def _kind_row(kind: dict, run_dir: Path, spec_path: str, spec: TaskSpec, teacher_dir: str, teacher_tps: float, work: Path) -> dict:
+def _kind_row(
+    kind: dict, run_dir: Path, spec_path: str, spec: TaskSpec, teacher_dir: str, teacher_tps: float, work: Path
+) -> dict:
     from student import StudentArtifact
     from student.evaluate import evaluate
 
@@ -81,10 +90,20 @@ def _kind_row(kind: dict, run_dir: Path, spec_path: str, spec: TaskSpec, teacher
     parity = json.loads((shipped.root / "metrics.json").read_text(encoding="utf-8")).get("parity", {})
     tps = m.get("texts_per_second")
     return result_row(
-        f"student-{kind['kind']}", accuracy=m["accuracy"], macro_f1=m["macro_f1"], params=art.params, seconds=art.train_seconds, texts_per_second=tps,
-        latency_ms_per_text=m.get("latency_ms_per_text"), throughput_ratio_vs_teacher=round(tps / teacher_tps, 1) if tps and teacher_tps else None,
-        zip_bytes=zip_path.stat().st_size, onnx=shipped.onnx_path.name, int8_agreement=parity.get("agreement"), dev_accuracy=kind.get("dev_accuracy"),
-        student=art.kind, base=art.base,
+        f"student-{kind['kind']}",
+        accuracy=m["accuracy"],
+        macro_f1=m["macro_f1"],
+        params=art.params,
+        seconds=art.train_seconds,
+        texts_per_second=tps,
+        latency_ms_per_text=m.get("latency_ms_per_text"),
+        throughput_ratio_vs_teacher=round(tps / teacher_tps, 1) if tps and teacher_tps else None,
+        zip_bytes=zip_path.stat().st_size,
+        onnx=shipped.onnx_path.name,
+        int8_agreement=parity.get("agreement"),
+        dev_accuracy=kind.get("dev_accuracy"),
+        student=art.kind,
+        base=art.base,
     )
 
 
@@ -93,7 +112,9 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
     from student.ladder import read_ladder
 
     spec = with_task_settings(spec)
-    cfg = RecipeConfig.from_dict({**PRESETS["quick" if quick else "full"], "seed": seed, "synthetic": False, "budget": budget})
+    cfg = RecipeConfig.from_dict(
+        {**PRESETS["quick" if quick else "full"], "seed": seed, "synthetic": False, "budget": budget}
+    )
     work = Path(workdir or tempfile.mkdtemp(prefix=f"bench-student-{spec.name}-"))
     spec_path, teacher_dir, pool = _inputs(spec, cfg, work)
     run_spec = steps.load_spec(spec_path)
@@ -105,4 +126,11 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
         row = _kind_row(kind, out / kind["dir"], spec_path, run_spec, teacher_dir, rows[0]["texts_per_second"], work)
         row["published"] = kind["kind"] == ladder["published"]
         rows.append(row)
-    return {"results": rows, "budget": budget, "published": ladder["published"], "pool": len(run_spec.unlabeled), "test_rows": len(run_spec.test), "config": cfg.to_dict()}
+    return {
+        "results": rows,
+        "budget": budget,
+        "published": ladder["published"],
+        "pool": len(run_spec.unlabeled),
+        "test_rows": len(run_spec.test),
+        "config": cfg.to_dict(),
+    }

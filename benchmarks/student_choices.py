@@ -39,8 +39,19 @@ def main(work: Path, out: Path) -> list[dict]:
         d = steps.distill_student(spec, [str(soft)], cfg, str(work / f"x-{name}"))
         m = steps.evaluate_student(d, spec, str(work / f"x-eval-{name}"))
         art = StudentArtifact.load(d)
-        rows.append({"system": name, "pool": n or len(pool), "dev_accuracy": art.dev_metrics.get("accuracy"), "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-                     "params": art.params, "seconds": round(time.perf_counter() - t0, 1), "texts_per_second": m.get("texts_per_second"), "config": cfg})
+        rows.append(
+            {
+                "system": name,
+                "pool": n or len(pool),
+                "dev_accuracy": art.dev_metrics.get("accuracy"),
+                "accuracy": m["accuracy"],
+                "macro_f1": m["macro_f1"],
+                "params": art.params,
+                "seconds": round(time.perf_counter() - t0, 1),
+                "texts_per_second": m.get("texts_per_second"),
+                "config": cfg,
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
         atomic_write_json(out, rows)
     return rows

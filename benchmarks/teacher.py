@@ -52,7 +52,7 @@ def full_logit_seconds(teacher, texts: list[str]) -> float:
     with torch.inference_mode():
         for t in texts:
             ids = torch.tensor([teacher.builder.query_ids(t)], device=teacher.scorer.device)
-            teacher.model(input_ids=ids).logits
+            _ = teacher.model(input_ids=ids).logits
     return (time.perf_counter() - t0) / max(1, len(texts))
 
 
@@ -61,7 +61,11 @@ def run(spec: TaskSpec, *, quick: bool, seed: int) -> list[dict]:
     spec = with_verbalizers(spec)
     if quick:
         # Seeded samples, not heads: some benchmark files are sorted by label.
-        test = random.Random(seed + 2).sample(list(spec.test), QUICK_TEST) if len(spec.test) > QUICK_TEST else list(spec.test)
+        test = (
+            random.Random(seed + 2).sample(list(spec.test), QUICK_TEST)
+            if len(spec.test) > QUICK_TEST
+            else list(spec.test)
+        )
         dev = random.Random(seed + 1).sample(list(spec.dev), QUICK_DEV) if len(spec.dev) > QUICK_DEV else list(spec.dev)
         spec = replace(spec, test=test, dev=dev)
     texts = [e.text for e in spec.test]

@@ -35,7 +35,9 @@ def find_task_dir(task: str, data: str | os.PathLike | None = None) -> Path:
     if data is not None:
         d = Path(data)
         if not d.is_dir():
-            raise TaskError("a data directory", f"{d} does not exist", "pass --data pointing at a FewCLUE-style task folder")
+            raise TaskError(
+                "a data directory", f"{d} does not exist", "pass --data pointing at a FewCLUE-style task folder"
+            )
         return d
     root = default_data_root()
     for sub in ("fewclue", "english"):
@@ -66,4 +68,6 @@ def load_benchmark_task(
         return readers.read_sst_dir(d, name=task, shots=shots, seed=seed + split)
     if (d / "train_5").is_dir():
         return readers.read_banking_dir(d, name=task, shots=5 if shots <= 5 else 10)
-    raise TaskError("a FewCLUE, SST-2 or BANKING77 layout", f"unrecognised files in {d}", "point --data at a supported folder")
+    raise TaskError(
+        "a FewCLUE, SST-2 or BANKING77 layout", f"unrecognised files in {d}", "point --data at a supported folder"
+    )

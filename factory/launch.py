@@ -46,7 +46,9 @@ class ResourcesConfig:
     gpu_memory_gib: float = 80.0
     device: str = "cuda"  # "cpu" runs gloo processes (CI, laptops)
     launcher: str = "torchrun"
-    max_restarts: int = 3  # torchrun restarts the whole group after a failed worker; the loop resumes from its checkpoint
+    max_restarts: int = (
+        3  # torchrun restarts the whole group after a failed worker; the loop resumes from its checkpoint
+    )
     wrap_layer: str | None = None  # FSDP unit class name; None: the model's own _no_split_modules
 
     def __post_init__(self) -> None:
@@ -54,21 +56,39 @@ class ResourcesConfig:
             return TaskError(expected, repr(found), fix, where="resources")
 
         if self.nodes < 1 or self.procs_per_node < 1:
-            raise bad("nodes >= 1 and procs_per_node >= 1", (self.nodes, self.procs_per_node), "set both to positive integers")
+            raise bad(
+                "nodes >= 1 and procs_per_node >= 1", (self.nodes, self.procs_per_node), "set both to positive integers"
+            )
         if self.strategy not in STRATEGIES:
-            raise bad(f"strategy in {STRATEGIES}", self.strategy, "use ddp for models that fit one GPU, fsdp for larger ones")
+            raise bad(
+                f"strategy in {STRATEGIES}", self.strategy, "use ddp for models that fit one GPU, fsdp for larger ones"
+            )
         if self.mixed_precision not in PRECISIONS:
-            raise bad(f"mixed_precision in {PRECISIONS}", self.mixed_precision, "use bf16 on A100/H100, fp16 on older GPUs, no on CPU")
+            raise bad(
+                f"mixed_precision in {PRECISIONS}",
+                self.mixed_precision,
+                "use bf16 on A100/H100, fp16 on older GPUs, no on CPU",
+            )
         if self.launcher not in LAUNCHERS:
-            raise bad(f"launcher in {LAUNCHERS}", self.launcher, "use torchrun (multi-node without per-node ranks) or accelerate")
+            raise bad(
+                f"launcher in {LAUNCHERS}",
+                self.launcher,
+                "use torchrun (multi-node without per-node ranks) or accelerate",
+            )
         if self.device not in ("cuda", "cpu"):
             raise bad("device cuda or cpu", self.device, "use cpu only for tests and laptops")
         if self.nodes > 1 and not self.rdzv_endpoint:
-            raise bad("rdzv_endpoint host:port when nodes > 1", None, "point every node at node 0, e.g. trainer-0.trainer:29400")
+            raise bad(
+                "rdzv_endpoint host:port when nodes > 1",
+                None,
+                "point every node at node 0, e.g. trainer-0.trainer:29400",
+            )
         if self.rdzv_endpoint and ":" not in self.rdzv_endpoint:
             raise bad("rdzv_endpoint as host:port", self.rdzv_endpoint, "append the port, e.g. :29400")
         if self.per_device_batch is not None and self.per_device_batch < 1:
-            raise bad("per_device_batch >= 1 or None", self.per_device_batch, "leave it unset to pick the largest that fits")
+            raise bad(
+                "per_device_batch >= 1 or None", self.per_device_batch, "leave it unset to pick the largest that fits"
+            )
 
     @property
     def world_size(self) -> int:
@@ -79,7 +99,12 @@ class ResourcesConfig:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(d) - known)
         if unknown:
-            raise TaskError(f"resource keys among {sorted(known)}", f"unknown keys {unknown}", "remove or rename them", where="resources")
+            raise TaskError(
+                f"resource keys among {sorted(known)}",
+                f"unknown keys {unknown}",
+                "remove or rename them",
+                where="resources",
+            )
         return cls(**d)
 
 
@@ -104,7 +129,14 @@ class LaunchPlan:
         return d
 
 
-def plan_launch(model_config_or_params: Any, resources: ResourcesConfig, global_batch: int, seq_len: int, *, full_logits: bool | None = None) -> LaunchPlan:
+def plan_launch(
+    model_config_or_params: Any,
+    resources: ResourcesConfig,
+    global_batch: int,
+    seq_len: int,
+    *,
+    full_logits: bool | None = None,
+) -> LaunchPlan:
     """Resolve world size, per-device batch, gradient accumulation and per-GPU memory.
 
     ``model_config_or_params`` is a HF config (object, dict, folder or
@@ -115,18 +147,32 @@ def plan_launch(model_config_or_params: Any, resources: ResourcesConfig, global_
     shape = model_shape(model_config_or_params)
     world = resources.world_size
     if global_batch < 1 or seq_len < 1:
-        raise TaskError("global_batch >= 1 and seq_len >= 1", repr((global_batch, seq_len)), "pass positive numbers", where="launch plan")
+        raise TaskError(
+            "global_batch >= 1 and seq_len >= 1",
+            repr((global_batch, seq_len)),
+            "pass positive numbers",
+            where="launch plan",
+        )
     if global_batch % world:
         raise TaskError(
-            f"a global batch divisible by the world size {world}", str(global_batch),
-            f"use a multiple of {world}, e.g. {world * max(1, round(global_batch / world))}", where="launch plan",
+            f"a global batch divisible by the world size {world}",
+            str(global_batch),
+            f"use a multiple of {world}, e.g. {world * max(1, round(global_batch / world))}",
+            where="launch plan",
         )
     per_rank = global_batch // world
     sharded = resources.strategy == "fsdp"
 
     def memory(mb: int) -> MemoryEstimate:
-        return estimate_memory(shape, micro_batch=mb, seq_len=seq_len, world_size=world, sharded=sharded,
-                               activation_checkpointing=resources.activation_checkpointing, full_logits=full_logits)
+        return estimate_memory(
+            shape,
+            micro_batch=mb,
+            seq_len=seq_len,
+            world_size=world,
+            sharded=sharded,
+            activation_checkpointing=resources.activation_checkpointing,
+            full_logits=full_logits,
+        )
 
     budget = resources.gpu_memory_gib * HEADROOM
     notes: list[str] = []
@@ -135,7 +181,9 @@ def plan_launch(model_config_or_params: Any, resources: ResourcesConfig, global_
         if per_rank % mb:
             raise TaskError(
                 f"per_device_batch dividing the per-rank batch {per_rank} (global {global_batch} / world {world})",
-                str(mb), f"pick a divisor of {per_rank}", where="launch plan",
+                str(mb),
+                f"pick a divisor of {per_rank}",
+                where="launch plan",
             )
     else:
         candidates = [d for d in (2**k for k in range(int(math.log2(per_rank)) + 1)) if per_rank % d == 0]
@@ -230,8 +278,13 @@ def write_launch_files(plan: LaunchPlan, run_dir: str | Path) -> dict[str, Path]
 
 
 def launch_command(
-    plan: LaunchPlan, module: str, config_path: str | Path, *, accelerate_config_path: str | Path | None = None,
-    node_rank: int = 0, python: str | None = None,
+    plan: LaunchPlan,
+    module: str,
+    config_path: str | Path,
+    *,
+    accelerate_config_path: str | Path | None = None,
+    node_rank: int = 0,
+    python: str | None = None,
 ) -> list[str]:
     """The command that starts ``python -m <module> --config <config_path>`` on every rank of the plan.
 
@@ -245,10 +298,23 @@ def launch_command(
     tail = ["-m", module, "--config", str(config_path)]
     if r.launcher == "accelerate":
         if accelerate_config_path is None:
-            raise TaskError("accelerate_config_path with launcher=accelerate", "None", "call write_launch_files(plan, run_dir) first and pass its accelerate_config path", where="launch")
+            raise TaskError(
+                "accelerate_config_path with launcher=accelerate",
+                "None",
+                "call write_launch_files(plan, run_dir) first and pass its accelerate_config path",
+                where="launch",
+            )
         prog = [python, "-m", "accelerate.commands.launch"] if python else ["accelerate", "launch"]
-        cmd = prog + ["--config_file", str(accelerate_config_path),
-               "--num_machines", str(r.nodes), "--num_processes", str(plan.world_size), "--machine_rank", str(node_rank)]
+        cmd = prog + [
+            "--config_file",
+            str(accelerate_config_path),
+            "--num_machines",
+            str(r.nodes),
+            "--num_processes",
+            str(plan.world_size),
+            "--machine_rank",
+            str(node_rank),
+        ]
         if r.nodes > 1:
             host, _, port = r.rdzv_endpoint.rpartition(":")
             cmd += ["--main_process_ip", host, "--main_process_port", port]

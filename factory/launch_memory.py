@@ -80,9 +80,19 @@ def _read_config(source: Any) -> dict:
         if p.is_dir():
             p = p / "config.json"
         if not p.is_file():
-            raise TaskError("a model config.json (or a folder holding one)", f"no file at {p}", "pass the folder of a saved Hugging Face model or its config.json", where="model config")
+            raise TaskError(
+                "a model config.json (or a folder holding one)",
+                f"no file at {p}",
+                "pass the folder of a saved Hugging Face model or its config.json",
+                where="model config",
+            )
         return json.loads(p.read_text(encoding="utf-8"))
-    raise TaskError("a ModelShape, a config dict, a transformers config or a path to config.json", f"{type(source).__name__}", "pass one of those", where="model config")
+    raise TaskError(
+        "a ModelShape, a config dict, a transformers config or a path to config.json",
+        f"{type(source).__name__}",
+        "pass one of those",
+        where="model config",
+    )
 
 
 def model_shape(source: Any) -> ModelShape:
@@ -94,7 +104,12 @@ def model_shape(source: Any) -> ModelShape:
         cfg = cfg["text_config"]
     missing = [k for k in ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size") if k not in cfg]
     if missing:
-        raise TaskError("a transformer config with hidden_size, num_hidden_layers, num_attention_heads, vocab_size", f"missing {missing}", "pass the model's Hugging Face config.json", where="model config")
+        raise TaskError(
+            "a transformer config with hidden_size, num_hidden_layers, num_attention_heads, vocab_size",
+            f"missing {missing}",
+            "pass the model's Hugging Face config.json",
+            where="model config",
+        )
     h, n, heads, vocab = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["vocab_size"]
     kv = cfg.get("num_key_value_heads") or heads
     hd = cfg.get("head_dim") or h // heads
@@ -102,7 +117,9 @@ def model_shape(source: Any) -> ModelShape:
     mtype = cfg.get("model_type", "")
     archs = cfg.get("architectures") or []
     classifier = any("ForSequenceClassification" in a or "ForTokenClassification" in a for a in archs)
-    encoder = mtype in ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta", "deberta-v2") or any("Bert" in a for a in archs)
+    encoder = mtype in ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta", "deberta-v2") or any(
+        "Bert" in a for a in archs
+    )
     gated = not encoder
     q, kvd = heads * hd, kv * hd
     attn = h * q + 2 * h * kvd + q * h
@@ -128,8 +145,17 @@ def model_shape(source: Any) -> ModelShape:
         head += len(cfg.get("id2label") or {0: 0, 1: 1})  # classifier bias
     total = emb + n * layer + final_norm + head
     return ModelShape(
-        layers=n, hidden=h, intermediate=inter, heads=heads, kv_heads=kv, head_dim=hd, vocab=vocab, params=total,
-        gated_mlp=gated, causal_lm=causal, layer_params=layer,
+        layers=n,
+        hidden=h,
+        intermediate=inter,
+        heads=heads,
+        kv_heads=kv,
+        head_dim=hd,
+        vocab=vocab,
+        params=total,
+        gated_mlp=gated,
+        causal_lm=causal,
+        layer_params=layer,
         logit_width=len(cfg.get("id2label") or {0: 0, 1: 1}) if classifier else vocab,
     )
 
@@ -204,7 +230,9 @@ def estimate_memory(
     acts += 4 * shape.hidden * tokens  # embedding output / final norm input
     full = shape.causal_lm if full_logits is None else full_logits
     positions = seq_len if full else 1
-    logits = micro_batch * positions * (shape.logit_width or shape.vocab) * (2 + 4 + 4)  # bf16 logits, fp32 copy, its gradient
+    logits = (
+        micro_batch * positions * (shape.logit_width or shape.vocab) * (2 + 4 + 4)
+    )  # bf16 logits, fp32 copy, its gradient
     step_temp = 4 * p / div
     buckets = 4 * p if (world_size > 1 and not sharded) else 0.0
     total = params + optim + buckets + max(acts + logits + copies, grads + step_temp)

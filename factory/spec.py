@@ -16,7 +16,9 @@ from factory.errors import TaskError
 
 Language = Literal["zh", "en"]
 LANGUAGES = ("zh", "en")
-TASK_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # matched whole (fullmatch): "$" would let a trailing newline in
+TASK_NAME_RE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+)  # matched whole (fullmatch): "$" would let a trailing newline in
 DEFAULT_WATER_LEVEL = 20
 
 
@@ -38,7 +40,9 @@ class Label:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Label":
-        return cls(str(d["id"]), d["name"], description=d.get("description"), verbalizer=tuple(d.get("verbalizer") or ()))
+        return cls(
+            str(d["id"]), d["name"], description=d.get("description"), verbalizer=tuple(d.get("verbalizer") or ())
+        )
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,9 @@ def validate_task(spec: TaskSpec) -> TaskSpec:
     """Check a spec as a whole; raise :class:`TaskError` on the first problem."""
     validate_task_name(spec.name)
     if spec.language not in LANGUAGES:
-        raise TaskError(f"language one of {LANGUAGES}", repr(spec.language), "pass --language zh or --language en", where="language")
+        raise TaskError(
+            f"language one of {LANGUAGES}", repr(spec.language), "pass --language zh or --language en", where="language"
+        )
     ids = [lab.id for lab in spec.labels]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})
@@ -141,9 +147,19 @@ def validate_task(spec: TaskSpec) -> TaskSpec:
             where="labels",
         )
     if spec.prompt is not None and "{text}" not in spec.prompt:
-        raise TaskError("a prompt containing '{text}'", repr(spec.prompt), "write the prompt with a {text} placeholder, e.g. '判断这条评论的情感。\\n评论：{text}'", where="prompt")
+        raise TaskError(
+            "a prompt containing '{text}'",
+            repr(spec.prompt),
+            "write the prompt with a {text} placeholder, e.g. '判断这条评论的情感。\\n评论：{text}'",
+            where="prompt",
+        )
     if spec.water_level < 1:
-        raise TaskError("a water level >= 1", str(spec.water_level), "set water_level to the number of new answers that triggers an iteration", where="water_level")
+        raise TaskError(
+            "a water level >= 1",
+            str(spec.water_level),
+            "set water_level to the number of new answers that triggers an iteration",
+            where="water_level",
+        )
     known = set(ids)
     for split in ("gold", "dev", "test"):
         for i, e in enumerate(getattr(spec, split)):

@@ -32,7 +32,12 @@ def check_exists(path: str | os.PathLike, what: str = "file") -> Path:
     """Return ``path`` as a :class:`Path`, or raise a :class:`TaskError` if it is missing."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise TaskError(f"an existing {what}", f"{p} does not exist", "check the path (relative paths start at the current directory)", where=str(p))
+        raise TaskError(
+            f"an existing {what}",
+            f"{p} does not exist",
+            "check the path (relative paths start at the current directory)",
+            where=str(p),
+        )
     return p
 
 
@@ -44,7 +49,12 @@ def read_user_text(path: str | os.PathLike) -> str:
     """
     p = check_exists(path)
     if not p.is_file():
-        raise TaskError("a regular file", f"{p} is a directory or special file", "pass the path of the data file itself", where=str(p))
+        raise TaskError(
+            "a regular file",
+            f"{p} is a directory or special file",
+            "pass the path of the data file itself",
+            where=str(p),
+        )
     size = p.stat().st_size
     if size > MAX_FILE_BYTES:
         raise TaskError(
@@ -56,9 +66,19 @@ def read_user_text(path: str | os.PathLike) -> str:
     try:
         raw = p.read_bytes()
     except OSError as e:
-        raise TaskError("a readable file", f"{type(e).__name__}: {e.strerror or e}", "check the file's permissions and that it is not locked", where=p.name) from None
+        raise TaskError(
+            "a readable file",
+            f"{type(e).__name__}: {e.strerror or e}",
+            "check the file's permissions and that it is not locked",
+            where=p.name,
+        ) from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise TaskError("UTF-8 text", "a UTF-16 byte-order mark at offset 0", "re-save the file as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`)", where=p.name)
+        raise TaskError(
+            "UTF-8 text",
+            "a UTF-16 byte-order mark at offset 0",
+            "re-save the file as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`)",
+            where=p.name,
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -73,7 +93,12 @@ def read_user_text(path: str | os.PathLike) -> str:
     if text.startswith(BOM):
         text = text[len(BOM) :]
     if not text.strip():
-        raise TaskError("a file with at least one row", "an empty file" if not raw else "only whitespace", "check that you picked the right file and that it was saved", where=p.name)
+        raise TaskError(
+            "a file with at least one row",
+            "an empty file" if not raw else "only whitespace",
+            "check that you picked the right file and that it was saved",
+            where=p.name,
+        )
     return text
 
 
@@ -84,7 +109,9 @@ def split_lines(text: str) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     if len(lines) > MAX_ROWS:
-        raise TaskError(f"at most {MAX_ROWS} rows", f"{len(lines)} lines", "sample the file; the limit is factory.textfile.MAX_ROWS")
+        raise TaskError(
+            f"at most {MAX_ROWS} rows", f"{len(lines)} lines", "sample the file; the limit is factory.textfile.MAX_ROWS"
+        )
     return lines
 
 
@@ -96,12 +123,24 @@ def clean_text(value: str, where: str) -> str:
     """
     text = value.strip()
     if not text:
-        raise TaskError("a non-empty text", "an empty or whitespace-only text", "fill in the text or delete the row", where=where)
+        raise TaskError(
+            "a non-empty text", "an empty or whitespace-only text", "fill in the text or delete the row", where=where
+        )
     if "\x00" in text:
-        raise TaskError("a text without NUL characters", "a NUL (\\x00) character", "remove it; a NUL usually means a binary or UTF-16 file read as text", where=where)
+        raise TaskError(
+            "a text without NUL characters",
+            "a NUL (\\x00) character",
+            "remove it; a NUL usually means a binary or UTF-16 file read as text",
+            where=where,
+        )
     # Zero-width and format characters (U+200B, U+FEFF, ...) are invisible: a text made only of them is empty.
     if not "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Zs", "Cc")).strip():
-        raise TaskError("a text with visible characters", "only invisible characters (zero-width spaces or format marks)", "fill in the text or delete the row", where=where)
+        raise TaskError(
+            "a text with visible characters",
+            "only invisible characters (zero-width spaces or format marks)",
+            "fill in the text or delete the row",
+            where=where,
+        )
     if len(text) > MAX_TEXT_CHARS:
         raise TaskError(
             f"a text of at most {MAX_TEXT_CHARS} characters",

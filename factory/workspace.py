@@ -46,7 +46,12 @@ class Workspace:
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root).expanduser() if root else default_root()
         if self.root.exists() and not self.root.is_dir():
-            raise TaskError("a workspace folder", f"{self.root} is a file", "pass --workspace a folder (it is created if missing)", where="workspace")
+            raise TaskError(
+                "a workspace folder",
+                f"{self.root} is a file",
+                "pass --workspace a folder (it is created if missing)",
+                where="workspace",
+            )
 
     # -- tasks --------------------------------------------------------------
     def task_dir(self, name: str) -> Path:
@@ -125,7 +130,9 @@ class Workspace:
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
-            raise TaskError("a readable task.json (UTF-8 JSON)", f"{type(e).__name__}: {str(e)[:120]}", fix, where=str(meta_path)) from None
+            raise TaskError(
+                "a readable task.json (UTF-8 JSON)", f"{type(e).__name__}: {str(e)[:120]}", fix, where=str(meta_path)
+            ) from None
         if not isinstance(meta, dict):
             raise TaskError("a JSON object in task.json", type(meta).__name__, fix, where=str(meta_path))
         data = tdir / "data"
@@ -133,22 +140,30 @@ class Workspace:
             try:
                 bad = verify_manifest(data)
             except (ValueError, KeyError, TypeError, AttributeError) as e:
-                raise TaskError("a readable data MANIFEST.json", f"{type(e).__name__}: {e}", fix, where=str(data / "MANIFEST.json")) from None
+                raise TaskError(
+                    "a readable data MANIFEST.json", f"{type(e).__name__}: {e}", fix, where=str(data / "MANIFEST.json")
+                ) from None
             if bad:
-                raise TaskError("data files matching their manifest", f"changed or missing: {', '.join(bad)}", fix, where=str(data))
+                raise TaskError(
+                    "data files matching their manifest", f"changed or missing: {', '.join(bad)}", fix, where=str(data)
+                )
         for split in SPLITS:
             p = data / f"{split}.jsonl"
             try:
                 meta[split] = read_jsonl(p) if p.exists() else []
             except (UnicodeDecodeError, ValueError) as e:
-                raise TaskError("readable JSONL data", f"{type(e).__name__}: {str(e)[:120]}", fix, where=str(p)) from None
+                raise TaskError(
+                    "readable JSONL data", f"{type(e).__name__}: {str(e)[:120]}", fix, where=str(p)
+                ) from None
         try:
             spec = TaskSpec.from_dict(meta)
             validate_task(spec)
         except TaskError as e:
             raise TaskError(e.expected, e.found, fix, where=f"{meta_path} ({e.where})") from None
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise TaskError("a task.json with name, language and labels", f"{type(e).__name__}: {e}", fix, where=str(meta_path)) from None
+            raise TaskError(
+                "a task.json with name, language and labels", f"{type(e).__name__}: {e}", fix, where=str(meta_path)
+            ) from None
         return spec
 
     def broken_tasks(self) -> dict[str, str]:
@@ -165,6 +180,7 @@ class Workspace:
                 if p.is_dir() and not (p / "task.json").is_file() and (p / "data").is_dir():
                     out[p.name] = "task.json is missing"
         return out
+
     def task_meta(self, name: str) -> dict:
         return json.loads((self.task_dir(name) / "task.json").read_text(encoding="utf-8"))
 

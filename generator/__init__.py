@@ -1,9 +1,9 @@
 """Generator: label-conditioned synthesis of training samples, filtered (optionally by the teacher).
 
-    from generator import GeneratorConfig, generate
-    out = generate(spec, GeneratorConfig(per_label=20, seed=0), teacher=teacher)
-    out.samples   # Sample(text, label, probs) that passed every filter
-    out.report    # removals and acceptance after each filter, samples/s, diversity per label
+from generator import GeneratorConfig, generate
+out = generate(spec, GeneratorConfig(per_label=20, seed=0), teacher=teacher)
+out.samples   # Sample(text, label, probs) that passed every filter
+out.report    # removals and acceptance after each filter, samples/s, diversity per label
 """
 
 from generator import filters

@@ -69,7 +69,12 @@ def fill_buffer(
     """
     cfg = (cfg or GeneratorConfig()).validate()
     if target < 1 or max_rounds < 1:
-        raise TaskError("target >= 1 and max_rounds >= 1", f"target={target}, max_rounds={max_rounds}", "ask for at least one sample and one round", where="fill_buffer")
+        raise TaskError(
+            "target >= 1 and max_rounds >= 1",
+            f"target={target}, max_rounds={max_rounds}",
+            "ask for at least one sample and one round",
+            where="fill_buffer",
+        )
     spec = workspace.load_task(task_name)
     cfg.validate(spec)
     buf = workspace.buffer_dir(task_name)
@@ -85,7 +90,9 @@ def fill_buffer(
     rounds = 0
     while len(have) < target and rounds < max_rounds:
         seed = cfg.seed + start_round + rounds
-        res = generate_with(spec, cfg, model, tokenizer, teacher=teacher, existing=[s.text for s in have], seed=seed, progress=progress)
+        res = generate_with(
+            spec, cfg, model, tokenizer, teacher=teacher, existing=[s.text for s in have], seed=seed, progress=progress
+        )
         rounds += 1
         fresh = res.samples[: target - len(have)]
         if not fresh:

@@ -59,21 +59,51 @@ class GeneratorConfig:
         for name in ("per_label", "total"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 1):
-                raise TaskError("a positive integer", f"{name}={v!r}", f"set {name} to 1 or more", where="GeneratorConfig")
-        positive = {"shots": self.shots, "max_new_tokens": self.max_new_tokens, "batch_size": self.batch_size, "min_chars": self.min_chars}
+                raise TaskError(
+                    "a positive integer", f"{name}={v!r}", f"set {name} to 1 or more", where="GeneratorConfig"
+                )
+        positive = {
+            "shots": self.shots,
+            "max_new_tokens": self.max_new_tokens,
+            "batch_size": self.batch_size,
+            "min_chars": self.min_chars,
+        }
         for name, v in positive.items():
             if not isinstance(v, int) or v < 1:
-                raise TaskError("a positive integer", f"{name}={v!r}", f"set {name} to 1 or more", where="GeneratorConfig")
+                raise TaskError(
+                    "a positive integer", f"{name}={v!r}", f"set {name} to 1 or more", where="GeneratorConfig"
+                )
         if self.max_chars is not None and self.max_chars < self.min_chars:
-            raise TaskError("max_chars >= min_chars", f"max_chars={self.max_chars}, min_chars={self.min_chars}", "raise max_chars or leave it None", where="GeneratorConfig")
+            raise TaskError(
+                "max_chars >= min_chars",
+                f"max_chars={self.max_chars}, min_chars={self.min_chars}",
+                "raise max_chars or leave it None",
+                where="GeneratorConfig",
+            )
         if self.chat_template not in CHAT_MODES:
-            raise TaskError(f"chat_template one of {CHAT_MODES}", repr(self.chat_template), "use 'auto' unless you need to force it", where="GeneratorConfig")
+            raise TaskError(
+                f"chat_template one of {CHAT_MODES}",
+                repr(self.chat_template),
+                "use 'auto' unless you need to force it",
+                where="GeneratorConfig",
+            )
         if not self.temperature > 0:
-            raise TaskError("temperature > 0 (sampling)", repr(self.temperature), "use e.g. 0.9", where="GeneratorConfig")
-        for name in ("top_p", "min_distinct_ngrams", "language_ratio", "gold_overlap", "dup_threshold", "teacher_threshold"):
+            raise TaskError(
+                "temperature > 0 (sampling)", repr(self.temperature), "use e.g. 0.9", where="GeneratorConfig"
+            )
+        for name in (
+            "top_p",
+            "min_distinct_ngrams",
+            "language_ratio",
+            "gold_overlap",
+            "dup_threshold",
+            "teacher_threshold",
+        ):
             v = getattr(self, name)
             if not 0.0 <= float(v) <= 1.0:
-                raise TaskError("a value between 0 and 1", f"{name}={v!r}", f"set {name} within [0, 1]", where="GeneratorConfig")
+                raise TaskError(
+                    "a value between 0 and 1", f"{name}={v!r}", f"set {name} within [0, 1]", where="GeneratorConfig"
+                )
         if spec is not None and self.total is not None and self.total < len(spec.labels):
             raise TaskError(
                 f"a total of at least one sample per label ({len(spec.labels)})",
@@ -99,7 +129,12 @@ class GeneratorConfig:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(d) - known)
         if unknown:
-            raise TaskError(f"generator config fields among {sorted(known)}", f"unknown {unknown}", "remove or rename them", where="GeneratorConfig")
+            raise TaskError(
+                f"generator config fields among {sorted(known)}",
+                f"unknown {unknown}",
+                "remove or rename them",
+                where="GeneratorConfig",
+            )
         return cls(**d)
 
     def save(self, path: str | Path) -> Path:

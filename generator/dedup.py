@@ -45,7 +45,9 @@ class MinHasher:
         return [(i, sig[i * self.rows : (i + 1) * self.rows]) for i in range(self.bands)]
 
 
-def near_duplicate_pairs(sets: Sequence[frozenset], threshold: float, exact_limit: int = EXACT_PAIRWISE_LIMIT) -> set[tuple[int, int]]:
+def near_duplicate_pairs(
+    sets: Sequence[frozenset], threshold: float, exact_limit: int = EXACT_PAIRWISE_LIMIT
+) -> set[tuple[int, int]]:
     """Index pairs ``(i, j)``, ``i < j``, whose Jaccard similarity is at least ``threshold``."""
     n = len(sets)
     pairs: set[tuple[int, int]] = set()

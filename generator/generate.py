@@ -127,14 +127,19 @@ def generate_with(
     allowed = None
     if cfg.domain_vocab:
         allowed = domain_token_ids(tokenizer, prompts + [e.text for e in spec.unlabeled[:DOMAIN_POOL_TEXTS]])
-    raw = sample_lines(model, tokenizer, prompts, cfg, chat=builder.chat, seed=seed, progress=progress, allowed_ids=allowed)
+    raw = sample_lines(
+        model, tokenizer, prompts, cfg, chat=builder.chat, seed=seed, progress=progress, allowed_ids=allowed
+    )
     gen_s = time.perf_counter() - t0
     texts = [builder.clean(r, lab) for r, lab in zip(raw, intended)]
     t1 = time.perf_counter()
     sc = screen(spec, cfg, texts, intended, teacher=teacher, existing=existing)
     filter_s = time.perf_counter() - t1
     samples = [Sample(texts[i], intended[i], sc["probs"].get(i)) for i in sc["keep"]]
-    rejected = [{"text": texts[i], "label": intended[i], "raw": raw[i], "reason": why} for i, why in sorted(sc["reasons"].items())]
+    rejected = [
+        {"text": texts[i], "label": intended[i], "raw": raw[i], "reason": why}
+        for i, why in sorted(sc["reasons"].items())
+    ]
     n = len(texts)
     total_s = gen_s + filter_s
     report = {
@@ -148,11 +153,20 @@ def generate_with(
         "accepted": len(samples),
         "acceptance_rate": len(samples) / n if n else None,
         "accepted_per_label": {lab: sum(1 for s in samples if s.label == lab) for lab in spec.label_ids},
-        "seconds": {"generate": gen_s, "filter": filter_s - sc["teacher_seconds"], "teacher": sc["teacher_seconds"], "total": total_s},
+        "seconds": {
+            "generate": gen_s,
+            "filter": filter_s - sc["teacher_seconds"],
+            "teacher": sc["teacher_seconds"],
+            "total": total_s,
+        },
         "samples_per_second": n / gen_s if gen_s > 0 else None,
         "accepted_per_second": len(samples) / total_s if total_s > 0 else None,
-        "diversity": {lab: diversity([s.text for s in samples if s.label == lab], spec.language) for lab in spec.label_ids},
-        "gold_diversity": {lab: diversity([e.text for e in spec.gold if e.label == lab], spec.language) for lab in spec.label_ids},
+        "diversity": {
+            lab: diversity([s.text for s in samples if s.label == lab], spec.language) for lab in spec.label_ids
+        },
+        "gold_diversity": {
+            lab: diversity([e.text for e in spec.gold if e.label == lab], spec.language) for lab in spec.label_ids
+        },
         "rejected": rejected,
     }
     return GenerationResult(samples=samples, report=report)

@@ -92,7 +92,9 @@ class PromptBuilder:
                 f'Write one new {self.text_name} labeled "{name}", different from the examples. '
                 "Reply with the text only, on a single line."
             )
-        head = self.tokenizer.apply_chat_template([{"role": "user", "content": msg}], tokenize=False, add_generation_prompt=True)
+        head = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": msg}], tokenize=False, add_generation_prompt=True
+        )
         # Small instruct models tend to open with a chatty preamble line; starting
         # the answer as a list item makes the first line the sample itself.
         return head + "- "

@@ -28,7 +28,9 @@ def _blank_line_ids(tokenizer) -> tuple[int, ...]:
 
 @lru_cache(maxsize=4)
 def _newline_ids(tokenizer) -> tuple[int, ...]:
-    return tuple(sorted(i for piece, i in tokenizer.get_vocab().items() if "\n" in tokenizer.convert_tokens_to_string([piece])))
+    return tuple(
+        sorted(i for piece, i in tokenizer.get_vocab().items() if "\n" in tokenizer.convert_tokens_to_string([piece]))
+    )
 
 
 def begin_suppress_ids(tokenizer) -> list[int]:
@@ -90,7 +92,15 @@ def restricted_head(model, ids: list[int] | None):
 
 
 def sample_lines(
-    model, tokenizer, prompts: Sequence[str], cfg: GeneratorConfig, *, chat: bool, seed: int, progress: bool = True, allowed_ids: list[int] | None = None
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    cfg: GeneratorConfig,
+    *,
+    chat: bool,
+    seed: int,
+    progress: bool = True,
+    allowed_ids: list[int] | None = None,
 ) -> list[str]:
     """One sampled completion per prompt (stopped at the first newline), in prompt order.
 

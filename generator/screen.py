@@ -16,7 +16,16 @@ from generator import filters
 from generator.config import GeneratorConfig
 from generator.dedup import dedup
 
-FILTER_ORDER = ("too_short", "too_long", "degenerate", "wrong_language", "gold_copy", "duplicate_exact", "duplicate_near", "teacher")
+FILTER_ORDER = (
+    "too_short",
+    "too_long",
+    "degenerate",
+    "wrong_language",
+    "gold_copy",
+    "duplicate_exact",
+    "duplicate_near",
+    "teacher",
+)
 
 
 def max_chars_for(spec: TaskSpec, cfg: GeneratorConfig) -> int:
@@ -55,7 +64,14 @@ def screen(
                 kept.append(i)
             else:
                 reasons[i] = name
-        rows.append({"filter": name, "removed": len(alive) - len(kept), "remaining": len(kept), "acceptance": len(kept) / n if n else None})
+        rows.append(
+            {
+                "filter": name,
+                "removed": len(alive) - len(kept),
+                "remaining": len(kept),
+                "acceptance": len(kept) / n if n else None,
+            }
+        )
         alive = kept
 
     def current() -> list[str]:
@@ -85,4 +101,10 @@ def screen(
         apply("teacher", mask)
     elif teacher is not None:
         apply("teacher", [])
-    return {"keep": alive, "probs": probs, "reasons": reasons, "filters": rows, "teacher_seconds": time.perf_counter() - t0}
+    return {
+        "keep": alive,
+        "probs": probs,
+        "reasons": reasons,
+        "filters": rows,
+        "teacher_seconds": time.perf_counter() - t0,
+    }

@@ -35,9 +35,22 @@ def build(config: dict | None = None, sync_interval: float = 60.0) -> list:
     cfg = PipelineConfig.from_dict(config).to_dict()
     common = dict(entrypoint_type=EntrypointType.MODULE_PATH, tags=["model-factory"])
     return [
-        production.to_deployment("production", parameters={"config": cfg}, description="Task in, artifact out.", **common),
-        iteration.to_deployment("iteration", parameters={"config": cfg}, triggers=[iteration_trigger()], description="Runs when a task's water level is reached.", **common),
-        sync_queues.to_deployment("sync-queues", interval=sync_interval, description="Pull human answers; emit the water-level event.", **common),
+        production.to_deployment(
+            "production", parameters={"config": cfg}, description="Task in, artifact out.", **common
+        ),
+        iteration.to_deployment(
+            "iteration",
+            parameters={"config": cfg},
+            triggers=[iteration_trigger()],
+            description="Runs when a task's water level is reached.",
+            **common,
+        ),
+        sync_queues.to_deployment(
+            "sync-queues",
+            interval=sync_interval,
+            description="Pull human answers; emit the water-level event.",
+            **common,
+        ),
     ]
 
 
@@ -64,23 +77,40 @@ def flow_run_states(task_name: str | None = None, flow_run_ids: list[str] | None
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter, FlowRunFilterId, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 
     with get_client(sync_client=True) as client:
         if flow_run_ids:
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])), sort=FlowRunSort.START_TIME_DESC, limit=limit)
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])),
+                sort=FlowRunSort.START_TIME_DESC,
+                limit=limit,
+            )
         else:
             # One query per deployment: the sync deployment runs every few seconds and would
             # otherwise push the (rarer, longer) training runs out of the newest ``limit``.
             # The interval schedule also keeps future sync runs queued: leave those out.
             runs = []
             for d in DEPLOYMENTS:
-                flt = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(not_any_=[StateType.SCHEDULED]))) if d == SYNC else None
+                flt = (
+                    FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(not_any_=[StateType.SCHEDULED])))
+                    if d == SYNC
+                    else None
+                )
                 runs += client.read_flow_runs(
-                    flow_run_filter=flt, deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[d.split("/")[1]])),
-                    sort=FlowRunSort.START_TIME_DESC, limit=limit,
+                    flow_run_filter=flt,
+                    deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[d.split("/")[1]])),
+                    sort=FlowRunSort.START_TIME_DESC,
+                    limit=limit,
                 )
             epoch = datetime.min.replace(tzinfo=timezone.utc)
             runs.sort(key=lambda r: r.start_time or r.expected_start_time or epoch, reverse=True)
@@ -91,11 +121,18 @@ def flow_run_states(task_name: str | None = None, flow_run_ids: list[str] | None
         params = r.parameters or {}
         if task_name and params.get("task_name") not in (task_name, None):
             continue
-        out.append({
-            "id": str(r.id), "name": r.name, "flow": flows.get(r.flow_id), "task": params.get("task_name"),
-            "state": r.state.type.value if r.state else None, "state_name": r.state.name if r.state else None,
-            "start": r.start_time.isoformat() if r.start_time else None, "end": r.end_time.isoformat() if r.end_time else None,
-        })
+        out.append(
+            {
+                "id": str(r.id),
+                "name": r.name,
+                "flow": flows.get(r.flow_id),
+                "task": params.get("task_name"),
+                "state": r.state.type.value if r.state else None,
+                "state_name": r.state.name if r.state else None,
+                "start": r.start_time.isoformat() if r.start_time else None,
+                "end": r.end_time.isoformat() if r.end_time else None,
+            }
+        )
     return out
 
 

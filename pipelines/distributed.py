@@ -39,11 +39,20 @@ RDZV_PORT = 29400
 def render_job(name: str, command: list[str], env: dict[str, str], resources: ResourcesConfig, k8s: dict) -> list[dict]:
     """The Service + Indexed Job manifests for a multi-node run (every pod runs ``command``)."""
     values = {
-        "name": name, "namespace": k8s.get("namespace", "default"), "image": k8s["image"], "workdir": k8s.get("workdir", "/opt/model-factory"),
-        "nodes": resources.nodes, "gpus_per_node": resources.procs_per_node, "rdzv_port": RDZV_PORT,
-        "backoff_limit": k8s.get("backoff_limit", 2), "cpu": k8s.get("cpu", "8"), "memory": k8s.get("memory", "64Gi"),
-        "workspace_pvc": k8s.get("workspace_pvc", "factory-workspace"), "workspace_mount": k8s.get("workspace_mount", "/workspace"),
-        "command": json.dumps(command), "env": json.dumps([{"name": k, "value": v} for k, v in env.items()]),
+        "name": name,
+        "namespace": k8s.get("namespace", "default"),
+        "image": k8s["image"],
+        "workdir": k8s.get("workdir", "/opt/model-factory"),
+        "nodes": resources.nodes,
+        "gpus_per_node": resources.procs_per_node,
+        "rdzv_port": RDZV_PORT,
+        "backoff_limit": k8s.get("backoff_limit", 2),
+        "cpu": k8s.get("cpu", "8"),
+        "memory": k8s.get("memory", "64Gi"),
+        "workspace_pvc": k8s.get("workspace_pvc", "factory-workspace"),
+        "workspace_mount": k8s.get("workspace_mount", "/workspace"),
+        "command": json.dumps(command),
+        "env": json.dumps([{"name": k, "value": v} for k, v in env.items()]),
     }
     return json.loads(string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values))
 
@@ -83,7 +92,12 @@ def distributed_train(
     name = "factory-" + run.name.lower().replace("_", "-")[-40:].strip("-")
     if res.nodes > 1:
         if not k8s or "image" not in k8s:
-            raise TaskError("k8s settings with an image for a multi-node run", repr(k8s), "pass k8s={'image': 'registry/model-factory:TAG'}", where="distributed_train")
+            raise TaskError(
+                "k8s settings with an image for a multi-node run",
+                repr(k8s),
+                "pass k8s={'image': 'registry/model-factory:TAG'}",
+                where="distributed_train",
+            )
         res.rdzv_endpoint = res.rdzv_endpoint or f"{name}-0.{name}:{RDZV_PORT}"
         res.rdzv_id = name
     plan = plan_launch(model_config, res, global_batch, seq_len)
@@ -91,20 +105,31 @@ def distributed_train(
     env = launch_env(plan)
     for note in plan.notes:
         log.warning(note)
-    log.info(f"world {plan.world_size}, per-device batch {plan.per_device_batch} x accum {plan.grad_accum}, "
-             f"~{plan.memory.total_gib:.1f} GiB per GPU")
+    log.info(
+        f"world {plan.world_size}, per-device batch {plan.per_device_batch} x accum {plan.grad_accum}, "
+        f"~{plan.memory.total_gib:.1f} GiB per GPU"
+    )
     if res.nodes == 1:
-        cmd = launch_command(plan, module, config_path, accelerate_config_path=files["accelerate_config"], python=sys.executable)
+        cmd = launch_command(
+            plan, module, config_path, accelerate_config_path=files["accelerate_config"], python=sys.executable
+        )
         log.info("running " + shlex.join(cmd))
         proc = subprocess.run(cmd, env={**os.environ, **env}, timeout=timeout_s)
         if proc.returncode != 0:
-            raise RuntimeError(f"training exited with {proc.returncode}; rerunning resumes from the last checkpoint in {run_dir}")
+            raise RuntimeError(
+                f"training exited with {proc.returncode}; rerunning resumes from the last checkpoint in {run_dir}"
+            )
         return plan.to_dict()
     cmd = launch_command(plan, module, config_path, python="python")
     manifests = render_job(name, cmd, env, res, k8s)
     atomic_write_json(run / "k8s-job.json", manifests)
     if shutil.which("kubectl") is None:
-        raise TaskError("kubectl on the worker to submit a multi-node job", "no kubectl on PATH", f"install kubectl in the worker image or apply {run / 'k8s-job.json'} by hand", where="distributed_train")
+        raise TaskError(
+            "kubectl on the worker to submit a multi-node job",
+            "no kubectl on PATH",
+            f"install kubectl in the worker image or apply {run / 'k8s-job.json'} by hand",
+            where="distributed_train",
+        )
     ns = k8s.get("namespace", "default")
     # A retried task replaces the previous attempt's job; the loop resumes from its checkpoints.
     _kubectl(["delete", "job", name, "-n", ns, "--ignore-not-found", "--wait=true"])

@@ -30,22 +30,37 @@ def _config(config: dict | None) -> dict:
     return PipelineConfig.from_dict(config).to_dict()
 
 
-def _train_and_publish(task_name: str, cfg: dict, rdir: Path, spec_path: str, teacher_dir: str, sample_paths: list[str], extra: dict) -> dict:
+def _train_and_publish(
+    task_name: str, cfg: dict, rdir: Path, spec_path: str, teacher_dir: str, sample_paths: list[str], extra: dict
+) -> dict:
     """Shared tail: label, queue questions, distill, evaluate, export, publish."""
     ws = Workspace()
     labels = t.label_texts(teacher_dir, spec_path, sample_paths, str(rdir / "labels"))
     kept = t.filter_synthetic(spec_path, labels["synthetic"], cfg["generator"], str(rdir / "labels"))
-    asked = [r["text"] for r in queue.read_pushed(ws, task_name)] + [a["text"] for a in queue.read_answers(ws, task_name)]
+    asked = [r["text"] for r in queue.read_pushed(ws, task_name)] + [
+        a["text"] for a in queue.read_answers(ws, task_name)
+    ]
     questions = t.pick_questions(labels["pool"], cfg["questions"], sorted(set(asked)), str(rdir / "questions"))
     pushed = t.push_questions.submit(spec_path, questions, labels["model_version"])
-    art = t.distill_student(spec_path, [labels["pool"], kept], cfg["student"], str(rdir / "student"), cfg["budget"], cfg["max_latency_ms"])
+    art = t.distill_student(
+        spec_path, [labels["pool"], kept], cfg["student"], str(rdir / "student"), cfg["budget"], cfg["max_latency_ms"]
+    )
     metrics = t.evaluate_student(art, spec_path, str(rdir / "eval"))
     export_dir = t.export_student(art, spec_path, metrics, str(rdir / "export"), teacher_dir)
     stage_seconds = t.run_report(str(rdir))
-    version = t.publish(task_name, export_dir, {"metrics": metrics, "run": rdir.name, "stage_seconds": stage_seconds, **extra})
+    version = t.publish(
+        task_name, export_dir, {"metrics": metrics, "run": rdir.name, "stage_seconds": stage_seconds, **extra}
+    )
     push_info = pushed.result()
     zips = sorted(Path(version).glob("*.zip"))
-    return {"version": Path(version).name, "version_dir": version, "zip": str(zips[0]) if zips else None, "metrics": metrics, "questions": push_info, "stage_seconds": stage_seconds}
+    return {
+        "version": Path(version).name,
+        "version_dir": version,
+        "zip": str(zips[0]) if zips else None,
+        "metrics": metrics,
+        "questions": push_info,
+        "stage_seconds": stage_seconds,
+    }
 
 
 @flow(name="production", log_prints=True, task_runner=_runner())
@@ -58,8 +73,18 @@ def production(task_name: str, config: dict | None = None, resume: bool = True) 
     logger.info("pipeline run %s", rdir)
     spec_path = t.intake(task_name, cfg, str(rdir))
     teacher_f = t.adapt_teacher.submit(spec_path, cfg["teacher"], str(rdir / "teacher"))
-    samples = [t.generate_samples.submit(spec_path, cfg["generator"], str(rdir / "generator"))] if cfg["synthetic"] else []
-    out = _train_and_publish(task_name, cfg, rdir, spec_path, teacher_f.result(), [f.result() for f in samples], {"kind": "production", "human_answers": 0})
+    samples = (
+        [t.generate_samples.submit(spec_path, cfg["generator"], str(rdir / "generator"))] if cfg["synthetic"] else []
+    )
+    out = _train_and_publish(
+        task_name,
+        cfg,
+        rdir,
+        spec_path,
+        teacher_f.result(),
+        [f.result() for f in samples],
+        {"kind": "production", "human_answers": 0},
+    )
     runs.finish_run(rdir, version=out["version"], zip=out["zip"])
     logger.info("published %s: %s", out["version"], out["zip"])
     return out
@@ -90,7 +115,9 @@ def iteration(task_name: str, config: dict | None = None, resume: bool = True) -
     if buffer_f is not None:
         buffer_f.result()
         sample_paths += [str(p) for p in sorted(ws.buffer_dir(task_name).glob("chunk-*.jsonl"))]
-    out = _train_and_publish(task_name, cfg, rdir, spec_path, teacher_dir, sample_paths, {"kind": "iteration", "human_answers": len(answers)})
+    out = _train_and_publish(
+        task_name, cfg, rdir, spec_path, teacher_dir, sample_paths, {"kind": "iteration", "human_answers": len(answers)}
+    )
     queue.write_state(ws, task_name, consumed=len(answers))
     runs.finish_run(rdir, version=out["version"], zip=out["zip"], human_answers=len(answers))
     logger.info("published %s after %d answers", out["version"], len(answers))
@@ -102,7 +129,9 @@ def sync_queues(task_names: list[str] | None = None) -> dict:
     """Pull answers for tasks with a queue and emit the water-level event where it is reached."""
     ws = Workspace()
     # Only tasks with a published model: an iteration improves on a production run.
-    names = task_names or [n for n in ws.list_tasks() if (ws.queue_dir(n) / queue.PUSHED).is_file() and ws.model_versions(n)]
+    names = task_names or [
+        n for n in ws.list_tasks() if (ws.queue_dir(n) / queue.PUSHED).is_file() and ws.model_versions(n)
+    ]
     status = {}
     for name in names:
         t.pull_answers(name)

@@ -28,8 +28,15 @@ from pipelines import lsserver, procs, queue
 from pipelines.queue import water_level
 
 __all__ = [
-    "ls_client", "label_config", "ensure_project", "push_questions", "list_queue",
-    "submit_answer", "pull_answers", "water_level", "project_title",
+    "ls_client",
+    "label_config",
+    "ensure_project",
+    "push_questions",
+    "list_queue",
+    "submit_answer",
+    "pull_answers",
+    "water_level",
+    "project_title",
 ]
 
 FROM_NAME = "label"
@@ -138,18 +145,36 @@ def push_questions(spec: TaskSpec, rows: list[dict], model_version: str, ws: Wor
         probs = [float(p) for p in r["probs"]]
         best = max(range(len(probs)), key=probs.__getitem__)
         label, score = spec.label_ids[best], probs[best]
-        ledger.append({"factory_id": fid, "text": r["text"], "label": label, "score": score, "model_version": model_version})
+        ledger.append(
+            {"factory_id": fid, "text": r["text"], "label": label, "score": score, "model_version": model_version}
+        )
         if fid in have:
             continue
         have.add(fid)
-        new.append({
-            "data": {"text": r["text"], "factory_id": fid, "teacher_label": label, "teacher_confidence": round(score, 4)},
-            "predictions": [{
-                "model_version": model_version,
-                "score": score,
-                "result": [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices", "value": {"choices": [label]}}],
-            }],
-        })
+        new.append(
+            {
+                "data": {
+                    "text": r["text"],
+                    "factory_id": fid,
+                    "teacher_label": label,
+                    "teacher_confidence": round(score, 4),
+                },
+                "predictions": [
+                    {
+                        "model_version": model_version,
+                        "score": score,
+                        "result": [
+                            {
+                                "from_name": FROM_NAME,
+                                "to_name": TO_NAME,
+                                "type": "choices",
+                                "value": {"choices": [label]},
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
     if new:
         client.projects.import_tasks(project, request=new, return_task_ids=True)
     queue.record_pushed(ws, spec.name, ledger)
@@ -187,14 +212,16 @@ def list_queue(task: str, ws: Workspace | None = None) -> list[dict]:
         data = _get(t, "data") or {}
         preds = _get(t, "predictions") or []
         p = preds[-1] if preds else None
-        out.append({
-            "ls_task_id": int(_get(t, "id")),
-            "factory_id": data.get("factory_id"),
-            "text": data.get("text"),
-            "suggestion": data.get("teacher_label"),
-            "score": float(_get(p, "score")) if p is not None and _get(p, "score") is not None else None,
-            "model_version": _get(p, "model_version") if p is not None else None,
-        })
+        out.append(
+            {
+                "ls_task_id": int(_get(t, "id")),
+                "factory_id": data.get("factory_id"),
+                "text": data.get("text"),
+                "suggestion": data.get("teacher_label"),
+                "score": float(_get(p, "score")) if p is not None and _get(p, "score") is not None else None,
+                "model_version": _get(p, "model_version") if p is not None else None,
+            }
+        )
     return sorted(out, key=lambda r: (r["score"] if r["score"] is not None else 1.0, r["ls_task_id"]))
 
 
@@ -203,7 +230,9 @@ def submit_answer(task: str, ls_task_id: int, label: str, ws: Workspace | None =
     ws = ws or Workspace()
     spec_labels = [str(lab["id"]) for lab in ws.task_meta(task)["labels"]]
     if label not in spec_labels:
-        raise TaskError(f"a label id in {spec_labels}", repr(label), "answer with one of the task's label ids", where="answer")
+        raise TaskError(
+            f"a label id in {spec_labels}", repr(label), "answer with one of the task's label ids", where="answer"
+        )
     client = ls_client(ws)
     result = [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices", "value": {"choices": [label]}}]
     return int(client.annotations.create(id=int(ls_task_id), result=result).id)
@@ -223,8 +252,11 @@ def pull_answers(task: str, ws: Workspace | None = None) -> int:
         if label is None or not data.get("factory_id"):
             continue
         rows[data["factory_id"]] = {
-            "factory_id": data["factory_id"], "ls_task_id": int(_get(t, "id")), "text": data.get("text"),
-            "label": label, "annotated_at": when,
+            "factory_id": data["factory_id"],
+            "ls_task_id": int(_get(t, "id")),
+            "text": data.get("text"),
+            "label": label,
+            "annotated_at": when,
         }
     queue.write_answers(ws, task, list(rows.values()))
     return len(rows)

@@ -87,8 +87,17 @@ def start(ws: Workspace, port: int | None = None, timeout: float = START_TIMEOUT
     data.mkdir(exist_ok=True)
     log = ls_dir(ws) / "server.log"
     cmd = [
-        label_studio_bin(), "start", "--no-browser", "--internal-host", "127.0.0.1", "-p", str(port),
-        "--data-dir", str(data), "--database", str(data / "label_studio.sqlite3"),
+        label_studio_bin(),
+        "start",
+        "--no-browser",
+        "--internal-host",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--data-dir",
+        str(data),
+        "--database",
+        str(data / "label_studio.sqlite3"),
     ]
     env = {
         "LABEL_STUDIO_USERNAME": creds["email"],
@@ -124,7 +133,11 @@ def ensure_token(ws: Workspace, url: str) -> str:
         c.get("/user/login/")
         r = c.post(
             "/user/login/",
-            data={"email": creds["email"], "password": creds["password"], "csrfmiddlewaretoken": c.cookies.get("csrftoken", "")},
+            data={
+                "email": creds["email"],
+                "password": creds["password"],
+                "csrfmiddlewaretoken": c.cookies.get("csrftoken", ""),
+            },
             headers={"Referer": f"{url}/user/login/"},
         )
         if r.status_code not in (200, 302) or "sessionid" not in c.cookies:

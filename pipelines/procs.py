@@ -96,7 +96,13 @@ def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Pat
     full_env = {**os.environ, **(env or {})}
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
-            cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env, cwd=cwd, start_new_session=True
+            cmd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,
         )
     return proc.pid
 

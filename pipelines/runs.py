@@ -48,7 +48,17 @@ def open_run(ws: Workspace, task: str, kind: str, config: dict, resume: bool = T
     n = int(runs[-1].name.rsplit("-", 1)[1]) + 1 if runs else 1
     d = ws.task_dir(task) / "runs" / f"pipeline-{kind}-{n}"
     d.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(d / LEDGER, {"kind": kind, "task": task, "status": "running", "config": config, "config_hash": h, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    atomic_write_json(
+        d / LEDGER,
+        {
+            "kind": kind,
+            "task": task,
+            "status": "running",
+            "config": config,
+            "config_hash": h,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
     return d
 
 

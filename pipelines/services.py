@@ -93,8 +93,19 @@ def start_ui(ws: Workspace, port: int | None = None) -> procs.ServiceRecord:
         return rec
     port = procs.pick_port(port or DEFAULT_PORTS[UI])
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"), "--server.address", "127.0.0.1",
-        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO / "ui" / "app.py"),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     log = procs.services_dir(ws) / "ui.log"
     pid = procs.spawn(cmd, log, env=prefect_env(ws), cwd=REPO)
@@ -105,7 +116,15 @@ def start_ui(ws: Workspace, port: int | None = None) -> procs.ServiceRecord:
     return rec
 
 
-def up(ws: Workspace, *, ui: bool = True, serve: bool = True, config: dict | None = None, sync_interval: float = 60.0, ports: dict | None = None) -> dict[str, procs.ServiceRecord]:
+def up(
+    ws: Workspace,
+    *,
+    ui: bool = True,
+    serve: bool = True,
+    config: dict | None = None,
+    sync_interval: float = 60.0,
+    ports: dict | None = None,
+) -> dict[str, procs.ServiceRecord]:
     """Start every service that is not running yet; return the records."""
     ports = ports or {}
     start_prefect(ws, ports.get(PREFECT))
@@ -134,11 +153,16 @@ def down(ws: Workspace, names: tuple[str, ...] | None = None) -> list[str]:
 
 def status(ws: Workspace) -> dict[str, dict]:
     """Every recorded service with ``running`` true/false (no secrets)."""
-    return {name: {"running": rec.alive(), "pid": rec.pid, "port": rec.port, "url": rec.url, "log": rec.log} for name, rec in procs.read_state(ws).items()}
+    return {
+        name: {"running": rec.alive(), "pid": rec.pid, "port": rec.port, "url": rec.url, "log": rec.log}
+        for name, rec in procs.read_state(ws).items()
+    }
 
 
 @contextlib.contextmanager
-def running(ws: Workspace, names: tuple[str, ...] = (PREFECT, lsserver.NAME)) -> Iterator[dict[str, procs.ServiceRecord]]:
+def running(
+    ws: Workspace, names: tuple[str, ...] = (PREFECT, lsserver.NAME)
+) -> Iterator[dict[str, procs.ServiceRecord]]:
     """Make sure ``names`` run for the block; stop afterwards only the ones started here."""
     before = {n for n, r in procs.read_state(ws).items() if r.alive()}
     try:

@@ -35,7 +35,15 @@ def intake(task_name: str, config: dict, run_dir: str, answers: list[dict] | Non
     cfg = PipelineConfig.from_dict(config)
     check_stages(cfg)
     atomic_write_json(Path(run_dir) / "pipeline-config.json", cfg.to_dict())
-    return steps.intake(Workspace().load_task(task_name), run_dir, pool_cap=cfg.pool_cap, dev_cap=cfg.dev_cap, test_cap=cfg.test_cap, seed=cfg.seed, answers=answers)
+    return steps.intake(
+        Workspace().load_task(task_name),
+        run_dir,
+        pool_cap=cfg.pool_cap,
+        dev_cap=cfg.dev_cap,
+        test_cap=cfg.test_cap,
+        seed=cfg.seed,
+        answers=answers,
+    )
 
 
 @task(name="teacher-adapt", **CACHED)
@@ -56,7 +64,14 @@ def fill_buffer(task_name: str, generator_config: dict, teacher_dir: str | None,
     from generator import GeneratorConfig
     from generator import fill_buffer as fill
 
-    return fill(Workspace(), task_name, GeneratorConfig.from_dict(generator_config), teacher_dir=teacher_dir, target=target, progress=False)
+    return fill(
+        Workspace(),
+        task_name,
+        GeneratorConfig.from_dict(generator_config),
+        teacher_dir=teacher_dir,
+        target=target,
+        progress=False,
+    )
 
 
 @task(name="teacher-label", **CACHED)
@@ -91,7 +106,14 @@ def pull_answers(task_name: str) -> list[dict]:
 
 
 @task(name="distill", **CACHED)
-def distill_student(spec_path: str, soft_paths: list[str], student_config: dict, out_dir: str, budget: str = "balanced", max_latency_ms: float | None = None) -> str:
+def distill_student(
+    spec_path: str,
+    soft_paths: list[str],
+    student_config: dict,
+    out_dir: str,
+    budget: str = "balanced",
+    max_latency_ms: float | None = None,
+) -> str:
     """``recipe.steps.distill_student``: the budget's student kinds on gold (+ human answers) and the soft labels."""
     return steps.distill_student(spec_path, soft_paths, student_config, out_dir, budget, max_latency_ms)
 
@@ -103,7 +125,9 @@ def evaluate_student(artifact_dir: str, spec_path: str, out_dir: str) -> dict:
 
 
 @task(name="export", **CACHED)
-def export_student(artifact_dir: str, spec_path: str, metrics: dict, out_dir: str, teacher_dir: str | None = None) -> str:
+def export_student(
+    artifact_dir: str, spec_path: str, metrics: dict, out_dir: str, teacher_dir: str | None = None
+) -> str:
     """``recipe.steps.export_student``: HF folder (fp16) + one parity-checked ONNX file + card, zipped."""
     return steps.export_student(artifact_dir, spec_path, metrics, out_dir, teacher_dir)
 

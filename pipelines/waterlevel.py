@@ -27,7 +27,9 @@ def check_and_emit(task: str, ws: Workspace | None = None) -> dict:
     if level["reached"] and not level["announced"]:
         from prefect.events import emit_event
 
-        emit_event(EVENT, resource=resource_for(task), payload={k: level[k] for k in ("answers", "consumed", "new", "level")})
+        emit_event(
+            EVENT, resource=resource_for(task), payload={k: level[k] for k in ("answers", "consumed", "new", "level")}
+        )
         queue.write_state(ws, task, emitted_at=level["answers"])
         level = {**level, "announced": True, "emitted": True}
     return level

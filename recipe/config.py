@@ -21,7 +21,9 @@ from factory.errors import TaskError
 class RecipeConfig:
     """Budgets and stage settings for one run of the recipe."""
 
-    teacher: dict = field(default_factory=dict)  # CommitteeConfig fields: {"llm": {...}, "embedding": {...}, "combine": ...}
+    teacher: dict = field(
+        default_factory=dict
+    )  # CommitteeConfig fields: {"llm": {...}, "embedding": {...}, "combine": ...}
     generator: dict = field(default_factory=lambda: {"per_label": 20})  # GeneratorConfig fields
     student: dict = field(default_factory=dict)  # DistillConfig fields shared by every student kind
     budget: str = "balanced"  # student.ladder budget: "fastest" | "balanced" | "accurate"
@@ -38,19 +40,51 @@ class RecipeConfig:
         """Check types and ranges; raise :class:`TaskError` with the fix."""
         for name in ("teacher", "generator", "student"):
             if not isinstance(getattr(self, name), dict):
-                raise TaskError("a dict of config fields", f"{type(getattr(self, name)).__name__}", f"pass {name}={{...}} with that stage's config fields", where=f"RecipeConfig.{name}")
+                raise TaskError(
+                    "a dict of config fields",
+                    f"{type(getattr(self, name)).__name__}",
+                    f"pass {name}={{...}} with that stage's config fields",
+                    where=f"RecipeConfig.{name}",
+                )
         if not isinstance(self.questions, int) or self.questions < 0:
-            raise TaskError("questions >= 0", repr(self.questions), "set how many questions go to the queue per run", where="RecipeConfig.questions")
+            raise TaskError(
+                "questions >= 0",
+                repr(self.questions),
+                "set how many questions go to the queue per run",
+                where="RecipeConfig.questions",
+            )
         for name in ("pool_cap", "dev_cap", "test_cap"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 1):
-                raise TaskError(f"{name} >= 1 or null", repr(v), f"set {name} to a positive count or null for all", where=f"RecipeConfig.{name}")
+                raise TaskError(
+                    f"{name} >= 1 or null",
+                    repr(v),
+                    f"set {name} to a positive count or null for all",
+                    where=f"RecipeConfig.{name}",
+                )
         if not isinstance(self.budget, str):  # its value is checked against student.ladder.BUDGETS in check_stages
-            raise TaskError("budget 'fastest', 'balanced' or 'accurate'", repr(self.budget), "use 'balanced' (the default)", where="RecipeConfig.budget")
-        if self.max_latency_ms is not None and not (isinstance(self.max_latency_ms, (int, float)) and self.max_latency_ms > 0):
-            raise TaskError("max_latency_ms > 0 or null", repr(self.max_latency_ms), "give milliseconds per text at batch 1, e.g. 5", where="RecipeConfig.max_latency_ms")
+            raise TaskError(
+                "budget 'fastest', 'balanced' or 'accurate'",
+                repr(self.budget),
+                "use 'balanced' (the default)",
+                where="RecipeConfig.budget",
+            )
+        if self.max_latency_ms is not None and not (
+            isinstance(self.max_latency_ms, (int, float)) and self.max_latency_ms > 0
+        ):
+            raise TaskError(
+                "max_latency_ms > 0 or null",
+                repr(self.max_latency_ms),
+                "give milliseconds per text at batch 1, e.g. 5",
+                where="RecipeConfig.max_latency_ms",
+            )
         if self.buffer_target < 0:
-            raise TaskError("buffer_target >= 0", repr(self.buffer_target), "set 0 to disable the buffer", where="RecipeConfig.buffer_target")
+            raise TaskError(
+                "buffer_target >= 0",
+                repr(self.buffer_target),
+                "set 0 to disable the buffer",
+                where="RecipeConfig.buffer_target",
+            )
         return self
 
     def to_dict(self) -> dict:
@@ -62,7 +96,9 @@ class RecipeConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise TaskError(f"fields among {sorted(known)}", f"unknown {unknown}", "remove or rename them", where="RecipeConfig")
+            raise TaskError(
+                f"fields among {sorted(known)}", f"unknown {unknown}", "remove or rename them", where="RecipeConfig"
+            )
         return cls(**d).validate()
 
     @classmethod
@@ -74,7 +110,10 @@ class RecipeConfig:
         """Minutes on 2 CPU cores: for tests, CI and smoke runs, not for quality."""
         return cls(
             # The smallest committee that still has both kinds of member: zero-shot Gemma + the embedding head.
-            teacher={"llm": {"model": "gemma-3-270m", "mode": "zero-shot", "progress": False}, "embedding": {"progress": False}},
+            teacher={
+                "llm": {"model": "gemma-3-270m", "mode": "zero-shot", "progress": False},
+                "embedding": {"progress": False},
+            },
             generator={"per_label": 2, "max_new_tokens": 32},
             student={"epochs": 1, "layers": 2, "patience": 1},
             questions=6,
@@ -89,7 +128,9 @@ class RecipeConfig:
 
         Only the student scores test (cheap), so all of test_public is used: a seeded 200 moved accuracy by ±2.5.
         """
-        return cls(generator={"per_label": 8}, student={"epochs": 4}, questions=20, pool_cap=1000, test_cap=None).validate()
+        return cls(
+            generator={"per_label": 8}, student={"epochs": 4}, questions=20, pool_cap=1000, test_cap=None
+        ).validate()
 
 
 def check_stages(cfg: RecipeConfig) -> None:

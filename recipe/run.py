@@ -44,19 +44,33 @@ def run_recipe(spec: TaskSpec, config: RecipeConfig, work_dir: str | Path, resum
     def done(folder: Path) -> bool:
         return same and (folder / steps.STEP_FILE).is_file()
 
-    spec_path = steps.intake(spec, work, pool_cap=config.pool_cap, dev_cap=config.dev_cap, test_cap=config.test_cap, seed=config.seed)
-    teacher_dir = str(work / "teacher") if done(work / "teacher") else steps.adapt_teacher(spec_path, config.teacher, str(work / "teacher"))
+    spec_path = steps.intake(
+        spec, work, pool_cap=config.pool_cap, dev_cap=config.dev_cap, test_cap=config.test_cap, seed=config.seed
+    )
+    teacher_dir = (
+        str(work / "teacher")
+        if done(work / "teacher")
+        else steps.adapt_teacher(spec_path, config.teacher, str(work / "teacher"))
+    )
     samples = []
     if config.synthetic:
         gen = work / "generator"
-        samples = [str(gen / "samples.jsonl") if done(gen) else steps.generate_samples(spec_path, config.generator, str(gen))]
+        samples = [
+            str(gen / "samples.jsonl") if done(gen) else steps.generate_samples(spec_path, config.generator, str(gen))
+        ]
     if done(work / "labels") and (work / "labels" / "pool.jsonl").is_file():
-        labels = {"pool": str(work / "labels" / "pool.jsonl"), "synthetic": str(work / "labels" / "synthetic.jsonl"), "model_version": f"teacher-{work.name}"}
+        labels = {
+            "pool": str(work / "labels" / "pool.jsonl"),
+            "synthetic": str(work / "labels" / "synthetic.jsonl"),
+            "model_version": f"teacher-{work.name}",
+        }
     else:
         labels = steps.label_texts(teacher_dir, spec_path, samples, str(work / "labels"))
     kept = steps.filter_synthetic(spec_path, labels["synthetic"], config.generator, str(work / "labels"))
     questions = steps.pick_questions(labels["pool"], config.questions, [], str(work / "questions"))
-    student_dir = steps.distill_student(spec_path, [labels["pool"], kept], config.student, str(work / "student"), config.budget, config.max_latency_ms)
+    student_dir = steps.distill_student(
+        spec_path, [labels["pool"], kept], config.student, str(work / "student"), config.budget, config.max_latency_ms
+    )
     metrics = steps.evaluate_student(student_dir, spec_path, str(work / "eval"))
     export_dir = steps.export_student(student_dir, spec_path, metrics, str(work / "export"), teacher_dir)
     return {

@@ -41,12 +41,23 @@ def seeded_cap(rows: list, cap: int | None, seed: int) -> list:
     return [rows[i] for i in keep]
 
 
-def intake(spec: TaskSpec, run_dir: str | Path, *, pool_cap: int | None, dev_cap: int | None, test_cap: int | None, seed: int = 0, answers: list[dict] | None = None) -> str:
+def intake(
+    spec: TaskSpec,
+    run_dir: str | Path,
+    *,
+    pool_cap: int | None,
+    dev_cap: int | None,
+    test_cap: int | None,
+    seed: int = 0,
+    answers: list[dict] | None = None,
+) -> str:
     """Snapshot the task for one run: human answers join the gold set, splits capped by seeded samples."""
     with _step("intake", run_dir, {}) as info:
         answered = {a["text"] for a in answers or []}
         gold_texts = {e.text for e in spec.gold}
-        spec.gold = spec.gold + [Example(a["text"], a["label"], a.get("factory_id")) for a in answers or [] if a["text"] not in gold_texts]
+        spec.gold = spec.gold + [
+            Example(a["text"], a["label"], a.get("factory_id")) for a in answers or [] if a["text"] not in gold_texts
+        ]
         spec.unlabeled = seeded_cap([e for e in spec.unlabeled if e.text not in answered], pool_cap, seed)
         spec.dev = seeded_cap(spec.dev, dev_cap, seed + 1)
         spec.test = seeded_cap(spec.test, test_cap, seed + 2)
@@ -94,9 +105,16 @@ def label_texts(teacher_dir: str, spec_path: str, sample_paths: list[str], out_d
         probs = res.probs.tolist()
         out = Path(out_dir)
         pool_path = atomic_write_jsonl(out / "pool.jsonl", [{"text": t, "probs": p} for t, p in zip(pool, probs)])
-        syn_path = atomic_write_jsonl(out / "synthetic.jsonl", [{"text": s["text"], "label": s["label"], "probs": p} for s, p in zip(samples, probs[len(pool):])])
+        syn_path = atomic_write_jsonl(
+            out / "synthetic.jsonl",
+            [{"text": s["text"], "label": s["label"], "probs": p} for s, p in zip(samples, probs[len(pool) :])],
+        )
         info.update(pool=len(pool), synthetic=len(samples))
-    return {"pool": str(pool_path), "synthetic": str(syn_path), "model_version": f"teacher-{Path(teacher_dir).parent.name}"}
+    return {
+        "pool": str(pool_path),
+        "synthetic": str(syn_path),
+        "model_version": f"teacher-{Path(teacher_dir).parent.name}",
+    }
 
 
 def filter_synthetic(spec_path: str, synthetic_path: str, generator_config: dict, out_dir: str) -> str:
@@ -107,7 +125,11 @@ def filter_synthetic(spec_path: str, synthetic_path: str, generator_config: dict
     spec = load_spec(spec_path)
     rows = read_jsonl(synthetic_path)
     threshold = GeneratorConfig.from_dict(generator_config).teacher_threshold
-    keep = teacher_agreement([r["probs"] for r in rows], [spec.label_index(r["label"]) for r in rows], threshold) if rows else []
+    keep = (
+        teacher_agreement([r["probs"] for r in rows], [spec.label_index(r["label"]) for r in rows], threshold)
+        if rows
+        else []
+    )
     return str(atomic_write_jsonl(Path(out_dir) / "synthetic-kept.jsonl", [r for r, k in zip(rows, keep) if k]))
 
 
@@ -121,7 +143,14 @@ def pick_questions(pool_path: str, k: int, exclude: list[str], out_dir: str) -> 
     return str(atomic_write_jsonl(Path(out_dir) / "questions.jsonl", [rows[i] for i in idx]))
 
 
-def distill_student(spec_path: str, soft_paths: list[str], student_config: dict, out_dir: str, budget: str = "balanced", max_latency_ms: float | None = None) -> str:
+def distill_student(
+    spec_path: str,
+    soft_paths: list[str],
+    student_config: dict,
+    out_dir: str,
+    budget: str = "balanced",
+    max_latency_ms: float | None = None,
+) -> str:
     """``student.distill_ladder`` on gold (+ human answers) and the soft labels; returns the published kind's folder.
 
     Every kind the budget trains lands in ``out_dir/<kind>`` beside ``ladder.json`` (dev accuracy, latency, params).
@@ -132,7 +161,9 @@ def distill_student(spec_path: str, soft_paths: list[str], student_config: dict,
     with _step("distill", out_dir, {}) as info:
         soft = [(r["text"], r["probs"]) for p in soft_paths for r in read_jsonl(p)]
         data = DistillData.from_spec(load_spec(spec_path), soft=soft)
-        art = distill_ladder(data, DistillConfig.from_dict(student_config), out_dir, budget=budget, max_latency_ms=max_latency_ms)
+        art = distill_ladder(
+            data, DistillConfig.from_dict(student_config), out_dir, budget=budget, max_latency_ms=max_latency_ms
+        )
         art.save()
         info.update(soft=len(soft), params=art.params, kind=art.kind, budget=budget)
     return str(art.run_dir)
@@ -174,13 +205,21 @@ def teacher_info(teacher_dir: str | None) -> dict:
     return {}
 
 
-def export_student(artifact_dir: str, spec_path: str, metrics: dict, out_dir: str, teacher_dir: str | None = None) -> str:
+def export_student(
+    artifact_dir: str, spec_path: str, metrics: dict, out_dir: str, teacher_dir: str | None = None
+) -> str:
     """``student.export_artifact``: HF folder (fp16) + one parity-checked ONNX file + card (naming the teacher), zipped."""
     from student import StudentArtifact
     from student.export import export_artifact
 
     with _step("export", out_dir, {}):
-        export_artifact(StudentArtifact.load(artifact_dir), load_spec(spec_path), out_dir, metrics=metrics, teacher_info=teacher_info(teacher_dir))
+        export_artifact(
+            StudentArtifact.load(artifact_dir),
+            load_spec(spec_path),
+            out_dir,
+            metrics=metrics,
+            teacher_info=teacher_info(teacher_dir),
+        )
     return out_dir
 
 

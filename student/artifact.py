@@ -45,7 +45,12 @@ class StudentArtifact:
         run_dir = Path(run_dir)
         path = run_dir / ARTIFACT_FILE
         if not path.is_file():
-            raise TaskError(f"a finished student run with {ARTIFACT_FILE}", f"no {path}", "run student.distill (or python -m student.train) to completion first", where="StudentArtifact.load")
+            raise TaskError(
+                f"a finished student run with {ARTIFACT_FILE}",
+                f"no {path}",
+                "run student.distill (or python -m student.train) to completion first",
+                where="StudentArtifact.load",
+            )
         d = json.loads(path.read_text(encoding="utf-8"))
         d["run_dir"] = run_dir
         d["model_dir"] = run_dir / d["model_dir"]

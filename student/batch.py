@@ -37,25 +37,42 @@ class BatchReport:
 
 def detect(path: Path, fmt: str) -> str:
     if fmt not in FORMATS:
-        raise TaskError(f"a format among {FORMATS}", repr(fmt), "pass --format csv, jsonl or txt (or auto)", where="predict --format")
+        raise TaskError(
+            f"a format among {FORMATS}",
+            repr(fmt),
+            "pass --format csv, jsonl or txt (or auto)",
+            where="predict --format",
+        )
     if fmt != "auto":
         return fmt
     suffix = path.suffix.lower()
     return {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}.get(suffix, "txt")
 
 
-def iter_texts(path: str | Path, fmt: str = "auto", text_column: str = "text") -> Iterator[tuple[int, str | None, str | None]]:
+def iter_texts(
+    path: str | Path, fmt: str = "auto", text_column: str = "text"
+) -> Iterator[tuple[int, str | None, str | None]]:
     """``(line number, text, problem)`` for every row; ``text`` is None when the row has a problem."""
     path = Path(path)
     if not path.is_file():
-        raise TaskError("an input file", f"{path} does not exist", "pass the path of a CSV, JSONL or text file", where="predict --input")
+        raise TaskError(
+            "an input file",
+            f"{path} does not exist",
+            "pass the path of a CSV, JSONL or text file",
+            where="predict --input",
+        )
     kind = detect(path, fmt)
     with open(path, encoding="utf-8-sig", errors="strict", newline="" if kind == "csv" else None) as fh:
         try:
             if kind == "csv":
                 reader = csv.DictReader(fh, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
                 if reader.fieldnames is None or text_column not in reader.fieldnames:
-                    raise TaskError(f"a CSV header with a {text_column!r} column", f"columns {reader.fieldnames}", "pass --text-column with the column that holds the text", where=str(path))
+                    raise TaskError(
+                        f"a CSV header with a {text_column!r} column",
+                        f"columns {reader.fieldnames}",
+                        "pass --text-column with the column that holds the text",
+                        where=str(path),
+                    )
                 for row in reader:
                     yield _check(reader.line_num, row.get(text_column))
             elif kind == "jsonl":
@@ -78,7 +95,12 @@ def iter_texts(path: str | Path, fmt: str = "auto", text_column: str = "text") -
                     if line.strip():
                         yield _check(n, line.rstrip("\r\n"))
         except UnicodeDecodeError as e:
-            raise TaskError("a UTF-8 text file", f"bytes that are not UTF-8 ({e.reason} at byte {e.start})", "save the file as UTF-8", where=str(path)) from None
+            raise TaskError(
+                "a UTF-8 text file",
+                f"bytes that are not UTF-8 ({e.reason} at byte {e.start})",
+                "save the file as UTF-8",
+                where=str(path),
+            ) from None
 
 
 def _check(n: int, value, missing: str = "no text") -> tuple[int, str | None, str | None]:
@@ -107,7 +129,13 @@ class _Writer:
         if self.kind == "csv":
             self.csv.writerow([line, text, self.labels[best], f"{probs[best]:.6f}", *[f"{p:.6f}" for p in probs]])
         else:
-            row = {"line": line, "text": text, "label": self.labels[best], "score": round(float(probs[best]), 6), "scores": {lab: round(float(p), 6) for lab, p in zip(self.labels, probs)}}
+            row = {
+                "line": line,
+                "text": text,
+                "label": self.labels[best],
+                "score": round(float(probs[best]), 6),
+                "scores": {lab: round(float(p), 6) for lab, p in zip(self.labels, probs)},
+            }
             self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def commit(self) -> None:
@@ -119,13 +147,24 @@ class _Writer:
         self.tmp.unlink(missing_ok=True)
 
 
-def predict_file(clf, input_path: str | Path, output_path: str | Path, *, fmt: str = "auto", text_column: str = "text", batch_size: int = 64,
-                 on_error: str = "skip", progress: bool = False) -> BatchReport:
+def predict_file(
+    clf,
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    fmt: str = "auto",
+    text_column: str = "text",
+    batch_size: int = 64,
+    on_error: str = "skip",
+    progress: bool = False,
+) -> BatchReport:
     """Classify every row of ``input_path`` with ``clf`` (a :class:`student.StudentClassifier`) into ``output_path``."""
     from tqdm.auto import tqdm
 
     if on_error not in ("skip", "stop"):
-        raise TaskError("on_error 'skip' or 'stop'", repr(on_error), "pass --on-error skip or stop", where="predict --on-error")
+        raise TaskError(
+            "on_error 'skip' or 'stop'", repr(on_error), "pass --on-error skip or stop", where="predict --on-error"
+        )
     report = BatchReport()
     out = _Writer(Path(output_path), list(clf.label_ids))
     batch: list[tuple[int, str]] = []
@@ -144,7 +183,12 @@ def predict_file(clf, input_path: str | Path, output_path: str | Path, *, fmt: s
             report.rows += 1
             if problem:
                 if on_error == "stop":
-                    raise TaskError("rows with a text", problem, "fix the row, or pass --on-error skip to skip bad rows", where=str(input_path))
+                    raise TaskError(
+                        "rows with a text",
+                        problem,
+                        "fix the row, or pass --on-error skip to skip bad rows",
+                        where=str(input_path),
+                    )
                 report.skipped += 1
                 report.problems.append(problem)
                 continue

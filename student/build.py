@@ -37,14 +37,19 @@ class StudentInit:
 def choose_layers(n_teacher: int, k: int, selection: str) -> list[int]:
     """``first``: layers 0..k-1; ``spread``: k layers evenly spaced, first and last included."""
     if k > n_teacher:
-        raise TaskError(f"at most {n_teacher} layers", str(k), f"set layers <= {n_teacher}", where="DistillConfig.layers")
+        raise TaskError(
+            f"at most {n_teacher} layers", str(k), f"set layers <= {n_teacher}", where="DistillConfig.layers"
+        )
     if selection == "first" or k == 1:
         return list(range(k))
     return sorted({round(i * (n_teacher - 1) / (k - 1)) for i in range(k)})
 
 
 def label_maps(label_ids: Sequence[str]) -> dict:
-    return {"id2label": {i: lab for i, lab in enumerate(label_ids)}, "label2id": {lab: i for i, lab in enumerate(label_ids)}}
+    return {
+        "id2label": {i: lab for i, lab in enumerate(label_ids)},
+        "label2id": {lab: i for i, lab in enumerate(label_ids)},
+    }
 
 
 def build_encoder_student(name: str, label_ids: Sequence[str], out_dir: Path) -> StudentInit:
@@ -59,10 +64,18 @@ def build_encoder_student(name: str, label_ids: Sequence[str], out_dir: Path) ->
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     n = sum(p.numel() for p in model.parameters())
-    return StudentInit(Path(out_dir), "encoder", name, n, {"layers": model.config.num_hidden_layers, "vocab_size": model.config.vocab_size})
+    return StudentInit(
+        Path(out_dir),
+        "encoder",
+        name,
+        n,
+        {"layers": model.config.num_hidden_layers, "vocab_size": model.config.vocab_size},
+    )
 
 
-def derive_student(teacher: str, label_ids: Sequence[str], texts: Sequence[str], cfg: DistillConfig, out_dir: Path) -> StudentInit:
+def derive_student(
+    teacher: str, label_ids: Sequence[str], texts: Sequence[str], cfg: DistillConfig, out_dir: Path
+) -> StudentInit:
     """Derive a small classifier from a Gemma 3 causal LM: chosen layers + pruned vocabulary + linear head."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
@@ -75,7 +88,12 @@ def derive_student(teacher: str, label_ids: Sequence[str], texts: Sequence[str],
     if ref.gguf_file is None:
         kind = AutoConfig.from_pretrained(ref.source).model_type
         if kind not in DERIVABLE:
-            raise TaskError(f"a teacher of type {DERIVABLE}", repr(kind), "derive from gemma-3-270m or pick an encoder student (DistillConfig(student=...))", where="derive_student")
+            raise TaskError(
+                f"a teacher of type {DERIVABLE}",
+                repr(kind),
+                "derive from gemma-3-270m or pick an encoder student (DistillConfig(student=...))",
+                where="derive_student",
+            )
     if ref.kind == "encoder":
         # EmbeddingGemma: a bidirectional Gemma3TextModel (no LM head); its config keeps use_bidirectional_attention.
         from transformers import AutoModel, AutoTokenizer
@@ -87,13 +105,35 @@ def derive_student(teacher: str, label_ids: Sequence[str], texts: Sequence[str],
         lm, tok = load_causal_lm(teacher)
         tcfg, src = lm.config, lm.model.state_dict()
     if getattr(tcfg, "model_type", None) not in DERIVABLE:
-        raise TaskError(f"a teacher of type {DERIVABLE}", repr(getattr(tcfg, "model_type", None)), "derive from gemma-3-270m or pick an encoder student", where="derive_student")
-    layers = [int(i) for i in cfg.layer_indices] if cfg.layer_indices else choose_layers(tcfg.num_hidden_layers, cfg.layers, cfg.layer_selection)
+        raise TaskError(
+            f"a teacher of type {DERIVABLE}",
+            repr(getattr(tcfg, "model_type", None)),
+            "derive from gemma-3-270m or pick an encoder student",
+            where="derive_student",
+        )
+    layers = (
+        [int(i) for i in cfg.layer_indices]
+        if cfg.layer_indices
+        else choose_layers(tcfg.num_hidden_layers, cfg.layers, cfg.layer_selection)
+    )
     if max(layers) >= tcfg.num_hidden_layers:
-        raise TaskError(f"layer numbers < {tcfg.num_hidden_layers}", str(layers), "pick layers the teacher has", where="DistillConfig.layer_indices")
+        raise TaskError(
+            f"layer numbers < {tcfg.num_hidden_layers}",
+            str(layers),
+            "pick layers the teacher has",
+            where="DistillConfig.layer_indices",
+        )
     vocab = prune_tokenizer(tok.backend_tokenizer.to_str(), texts)
     d = tcfg.to_dict()
-    for k in ("quantization_config", "architectures", "_name_or_path", "transformers_version", "_model_name_or_path", "id2label", "label2id"):
+    for k in (
+        "quantization_config",
+        "architectures",
+        "_name_or_path",
+        "transformers_version",
+        "_model_name_or_path",
+        "id2label",
+        "label2id",
+    ):
         d.pop(k, None)
     d.update(
         num_hidden_layers=len(layers),
@@ -110,19 +150,28 @@ def derive_student(teacher: str, label_ids: Sequence[str], texts: Sequence[str],
     scfg = AutoConfig.for_model(**d)
     torch.manual_seed(cfg.seed)
     model = AutoModelForSequenceClassification.from_config(scfg)
-    dst = {"model.embed_tokens.weight": src["embed_tokens.weight"][torch.tensor(vocab.old_ids)].clone(), "model.norm.weight": src["norm.weight"].clone()}
+    dst = {
+        "model.embed_tokens.weight": src["embed_tokens.weight"][torch.tensor(vocab.old_ids)].clone(),
+        "model.norm.weight": src["norm.weight"].clone(),
+    }
     for new, old in enumerate(layers):
         prefix = f"layers.{old}."
         for key, value in src.items():
             if key.startswith(prefix):
-                dst[f"model.layers.{new}.{key[len(prefix):]}"] = value.clone()
+                dst[f"model.layers.{new}.{key[len(prefix) :]}"] = value.clone()
     missing, unexpected = model.load_state_dict(dst, strict=False)
     if unexpected or set(missing) - {"score.weight", "score.bias"}:
         raise RuntimeError(f"weight mapping from {teacher} failed: missing {missing}, unexpected {unexpected}")
     del lm, src
     save_derived(model, vocab.tokenizer_json, tok, out_dir)
     n = sum(p.numel() for p in model.parameters())
-    info = {"teacher_layers": tcfg.num_hidden_layers, "layers": layers, "vocab_size": vocab.size, "teacher_vocab_size": tcfg.vocab_size, "used_pieces": vocab.used_pieces}
+    info = {
+        "teacher_layers": tcfg.num_hidden_layers,
+        "layers": layers,
+        "vocab_size": vocab.size,
+        "teacher_vocab_size": tcfg.vocab_size,
+        "used_pieces": vocab.used_pieces,
+    }
     atomic_write_json(Path(out_dir) / "derivation.json", {"teacher": teacher, **info})
     return StudentInit(Path(out_dir), "derived", teacher, n, info)
 
@@ -144,7 +193,9 @@ def save_derived(model, tokenizer_json: str, teacher_tok, out_dir: Path) -> None
     (out_dir / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
 
 
-def build_student(cfg: DistillConfig, label_ids: Sequence[str], language: str, texts: Sequence[str], out_dir: str | Path) -> StudentInit:
+def build_student(
+    cfg: DistillConfig, label_ids: Sequence[str], language: str, texts: Sequence[str], out_dir: str | Path
+) -> StudentInit:
     """Pick and build the student named by ``cfg.student`` into ``out_dir`` (an HF folder)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -43,18 +43,18 @@ A small text classifier made by the few-shot model factory.
 
 ## Task
 - Task `{spec.name}`, language `{spec.language}`; labels: {labels}
-- Training data: {counts.get('gold', 0)} gold examples, {counts.get('soft', 0)} teacher-labeled (soft) examples; model selection on {counts.get('dev', 0)} dev examples.
+- Training data: {counts.get("gold", 0)} gold examples, {counts.get("soft", 0)} teacher-labeled (soft) examples; model selection on {counts.get("dev", 0)} dev examples.
 
 ## Model
 - {made}
 - Kind `{art.kind}`. Parameters: {art.params:,} (weights stored in fp16)
 - Inference file `{onnx_file}`: {parity_line}
 - Teacher: {teacher_line}
-- Distillation: gold cross-entropy + KL to the teacher's temperature-{art.config.get('temperature')} probabilities, confidence-weighted, class-balanced; best dev epoch {art.best_epoch}.
+- Distillation: gold cross-entropy + KL to the teacher's temperature-{art.config.get("temperature")} probabilities, confidence-weighted, class-balanced; best dev epoch {art.best_epoch}.
 
-{ladder}## Metrics ({metrics.get('n', '?')} test texts)
-- Accuracy {_pct(metrics.get('accuracy'))}, macro-F1 {_pct(metrics.get('macro_f1'))}
-- CPU latency {metrics.get('latency_ms_per_text', '–')} ms a text (batch 1), throughput {metrics.get('texts_per_second', '–')} texts/s
+{ladder}## Metrics ({metrics.get("n", "?")} test texts)
+- Accuracy {_pct(metrics.get("accuracy"))}, macro-F1 {_pct(metrics.get("macro_f1"))}
+- CPU latency {metrics.get("latency_ms_per_text", "–")} ms a text (batch 1), throughput {metrics.get("texts_per_second", "–")} texts/s
 
 | label | precision | recall | F1 | support |
 |---|---|---|---|---|
@@ -81,7 +81,7 @@ def _ladder_lines(ladder: dict | None) -> str:
         for r in ladder["kinds"]
     )
     bound = f", at most {ladder['max_latency_ms']} ms a text" if ladder.get("max_latency_ms") else ""
-    return f"""## Student kinds trained (budget `{ladder.get('budget')}`{bound})
+    return f"""## Student kinds trained (budget `{ladder.get("budget")}`{bound})
 Published: the best dev accuracy within the budget.
 
 | kind | dev accuracy | ms a text (batch 1, torch CPU) | texts/s (batch 32) | parameters |
@@ -97,7 +97,9 @@ def _parity_line(p: dict) -> str:
         return "int8 not checked (no held-back texts), fp32 shipped"
     acc = f"; accuracy fp32 {_pct(p['fp32_accuracy'])}, int8 {_pct(p['int8_accuracy'])}" if "fp32_accuracy" in p else ""
     verdict = "int8 shipped" if p.get("int8_ok") else "int8 missed the bound, fp32 shipped"
-    return f"int8 and fp32 agree on {_pct(p['agreement'])} of {p['n']} held-back {p.get('on', '')} texts{acc} ({verdict})"
+    return (
+        f"int8 and fp32 agree on {_pct(p['agreement'])} of {p['n']} held-back {p.get('on', '')} texts{acc} ({verdict})"
+    )
 
 
 def _teacher_line(teacher: dict) -> str:

@@ -39,7 +39,9 @@ class DistillConfig:
     max_length: int = 128
     epochs: int = 8
     batch_size: int = 16  # per device
-    grad_accum: int = 1  # batches per optimizer step; ACCELERATE_GRADIENT_ACCUMULATION_STEPS (set by `factory launch`) overrides it
+    grad_accum: int = (
+        1  # batches per optimizer step; ACCELERATE_GRADIENT_ACCUMULATION_STEPS (set by `factory launch`) overrides it
+    )
     eval_batch_size: int = 64
     lr: float = 5e-5
     head_lr: float = 1e-3
@@ -57,6 +59,7 @@ class DistillConfig:
 
     def validate(self) -> "DistillConfig":
         """Raise :class:`TaskError` naming the first bad field, what it holds and what to use."""
+
         def bad(name, expected, fix):
             raise TaskError(expected, f"{name}={getattr(self, name)!r}", fix, where=f"DistillConfig.{name}")
 
@@ -66,7 +69,16 @@ class DistillConfig:
             bad("layer_selection", f"one of {LAYER_SELECTIONS}", "use 'first' or 'spread'")
         if self.layer_indices is not None and (not self.layer_indices or any(int(i) < 0 for i in self.layer_indices)):
             bad("layer_indices", "a non-empty list of layer numbers >= 0", "drop it or list e.g. [0, 1, 2]")
-        for name, lo in (("layers", 1), ("static_dims", 2), ("max_length", 8), ("epochs", 1), ("batch_size", 1), ("grad_accum", 1), ("eval_batch_size", 1), ("patience", 1)):
+        for name, lo in (
+            ("layers", 1),
+            ("static_dims", 2),
+            ("max_length", 8),
+            ("epochs", 1),
+            ("batch_size", 1),
+            ("grad_accum", 1),
+            ("eval_batch_size", 1),
+            ("patience", 1),
+        ):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < lo:
                 bad(name, f"an integer >= {lo}", f"set {name} to at least {lo}")
         for name in ("lr", "head_lr", "static_lr", "temperature"):
@@ -91,7 +103,9 @@ class DistillConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise TaskError(f"fields among {sorted(known)}", f"unknown {unknown}", "remove or rename them", where="DistillConfig")
+            raise TaskError(
+                f"fields among {sorted(known)}", f"unknown {unknown}", "remove or rename them", where="DistillConfig"
+            )
         return cls(**d).validate()
 
     @classmethod

@@ -60,20 +60,34 @@ class DistillData:
 
     def all_texts(self) -> list[str]:
         """Every text the task's vocabulary must cover, without duplicates, in a stable order."""
-        seen = dict.fromkeys([t for t, _ in self.gold] + [t for t, _ in self.dev] + [s.text for s in self.soft] + list(self.vocab_texts))
+        seen = dict.fromkeys(
+            [t for t, _ in self.gold] + [t for t, _ in self.dev] + [s.text for s in self.soft] + list(self.vocab_texts)
+        )
         return list(seen)
 
     def validate(self) -> "DistillData":
         n = len(self.label_ids)
         if n < 2 or len(set(self.label_ids)) != n:
-            raise TaskError("at least 2 distinct label ids", repr(self.label_ids), "pass spec.label_ids", where="DistillData.label_ids")
+            raise TaskError(
+                "at least 2 distinct label ids",
+                repr(self.label_ids),
+                "pass spec.label_ids",
+                where="DistillData.label_ids",
+            )
         known = set(self.label_ids)
         for split in ("gold", "dev"):
             for i, (text, label) in enumerate(getattr(self, split)):
                 if label not in known:
-                    raise TaskError(f"a label in {sorted(known)}", f"{label!r} in {split} row {i + 1}", "fix the label", where=f"DistillData.{split}")
+                    raise TaskError(
+                        f"a label in {sorted(known)}",
+                        f"{label!r} in {split} row {i + 1}",
+                        "fix the label",
+                        where=f"DistillData.{split}",
+                    )
                 if not isinstance(text, str) or not text.strip():
-                    raise TaskError("a non-empty text", repr(text), "drop empty rows", where=f"DistillData.{split} row {i + 1}")
+                    raise TaskError(
+                        "a non-empty text", repr(text), "drop empty rows", where=f"DistillData.{split} row {i + 1}"
+                    )
         if not self.gold and not self.soft:
             raise TaskError("gold or soft examples", "neither", "give at least the gold set", where="DistillData")
         for i, s in enumerate(self.soft):
@@ -85,16 +99,25 @@ class DistillData:
                     where=f"DistillData.soft row {i + 1}",
                 )
             if s.weight < 0:
-                raise TaskError("a weight >= 0", str(s.weight), "use 1.0 for pool texts, less for synthetic ones", where=f"DistillData.soft row {i + 1}")
+                raise TaskError(
+                    "a weight >= 0",
+                    str(s.weight),
+                    "use 1.0 for pool texts, less for synthetic ones",
+                    where=f"DistillData.soft row {i + 1}",
+                )
         return self
 
     # -- files the training loop reads -------------------------------------
     def save(self, d: str | Path) -> Path:
         d = Path(d)
-        atomic_write_json(d / "data.json", {"label_ids": self.label_ids, "language": self.language, "counts": self.counts()})
+        atomic_write_json(
+            d / "data.json", {"label_ids": self.label_ids, "language": self.language, "counts": self.counts()}
+        )
         atomic_write_jsonl(d / "gold.jsonl", [{"text": t, "label": y} for t, y in self.gold])
         atomic_write_jsonl(d / "dev.jsonl", [{"text": t, "label": y} for t, y in self.dev])
-        atomic_write_jsonl(d / "soft.jsonl", [{"text": s.text, "probs": list(s.probs), "weight": s.weight} for s in self.soft])
+        atomic_write_jsonl(
+            d / "soft.jsonl", [{"text": s.text, "probs": list(s.probs), "weight": s.weight} for s in self.soft]
+        )
         return d
 
     @classmethod
@@ -108,8 +131,15 @@ class DistillData:
             language=meta.get("language", "zh"),
             gold=[(r["text"], r["label"]) for r in read_jsonl(d / "gold.jsonl")],
             dev=[(r["text"], r["label"]) for r in read_jsonl(d / "dev.jsonl")],
-            soft=[SoftExample(r["text"], tuple(r["probs"]), r.get("weight", 1.0)) for r in read_jsonl(d / "soft.jsonl")],
+            soft=[
+                SoftExample(r["text"], tuple(r["probs"]), r.get("weight", 1.0)) for r in read_jsonl(d / "soft.jsonl")
+            ],
         ).validate()
 
     def counts(self) -> dict[str, int]:
-        return {"gold": len(self.gold), "dev": len(self.dev), "soft": len(self.soft), "vocab_texts": len(self.all_texts())}
+        return {
+            "gold": len(self.gold),
+            "dev": len(self.dev),
+            "soft": len(self.soft),
+            "vocab_texts": len(self.all_texts()),
+        }

@@ -43,12 +43,19 @@ def prepare_job(data: DistillData, cfg: DistillConfig, out_dir: str | Path) -> T
             built = build_student(cfg, data.label_ids, data.language, data.all_texts(), tmp)
             info = {k: v for k, v in asdict(built).items() if k != "model_dir"}
             atomic_write_json(tmp / INIT_FILE, info)
-    job = TrainJob(init_dir=str(init.resolve()), data_dir=str((out / "data").resolve()), out_dir=str(out.resolve()), config=cfg.to_dict())
+    job = TrainJob(
+        init_dir=str(init.resolve()),
+        data_dir=str((out / "data").resolve()),
+        out_dir=str(out.resolve()),
+        config=cfg.to_dict(),
+    )
     job.save(out / "train_job.json")
     return job
 
 
-def distill(data: DistillData, cfg: DistillConfig | None = None, out_dir: str | Path = "student-run") -> StudentArtifact:
+def distill(
+    data: DistillData, cfg: DistillConfig | None = None, out_dir: str | Path = "student-run"
+) -> StudentArtifact:
     """Build the student and distill ``data`` into it; resumes a killed run in the same ``out_dir``.
 
     Returns the :class:`StudentArtifact` of the best dev epoch (model folder,

@@ -12,7 +12,9 @@ from factory.spec import Example
 from student.artifact import StudentArtifact
 
 
-def measure_speed(predict: Callable[[list[str]], object], texts: Sequence[str], batch_size: int = 32, latency_n: int = 20) -> dict:
+def measure_speed(
+    predict: Callable[[list[str]], object], texts: Sequence[str], batch_size: int = 32, latency_n: int = 20
+) -> dict:
     """Throughput (texts/s in batches) and median single-text latency of ``predict`` on ``texts``."""
     texts = list(texts)
     if not texts:
@@ -28,7 +30,12 @@ def measure_speed(predict: Callable[[list[str]], object], texts: Sequence[str], 
         predict([t])
         lat.append(time.perf_counter() - s)
     lat.sort()
-    return {"texts_per_second": round(len(texts) / total, 2), "seconds": round(total, 3), "latency_ms_per_text": round(1000 * lat[len(lat) // 2], 2), "speed_texts": len(texts)}
+    return {
+        "texts_per_second": round(len(texts) / total, 2),
+        "seconds": round(total, 3),
+        "latency_ms_per_text": round(1000 * lat[len(lat) // 2], 2),
+        "speed_texts": len(texts),
+    }
 
 
 def plot_confusion(y_true, y_pred, labels: list[str], path: Path) -> Path:
@@ -89,7 +96,9 @@ def evaluate(
 
     pairs = [(e.text, e.label) if isinstance(e, Example) else (e[0], e[1]) for e in examples]
     if not pairs:
-        raise TaskError("labeled examples to evaluate on", "none", "pass spec.test (or dev) with labels", where="evaluate")
+        raise TaskError(
+            "labeled examples to evaluate on", "none", "pass spec.test (or dev) with labels", where="evaluate"
+        )
     history = []
     if isinstance(art, StudentArtifact):
         clf = load_student(art.model_dir, backend="torch")
@@ -99,7 +108,12 @@ def evaluate(
     texts, y_true = [t for t, _ in pairs], [y for _, y in pairs]
     unknown = sorted(set(y_true) - set(clf.label_ids))
     if unknown:
-        raise TaskError(f"labels among {clf.label_ids}", f"{unknown}", "evaluate on the task the student was trained for", where="evaluate")
+        raise TaskError(
+            f"labels among {clf.label_ids}",
+            f"{unknown}",
+            "evaluate on the task the student was trained for",
+            where="evaluate",
+        )
     y_pred = [r["label"] for r in clf.predict(texts)]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,7 +122,13 @@ def evaluate(
         "backend": clf.backend,
         "accuracy": accuracy_score(y_true, y_pred),
         "macro_f1": f1_score(y_true, y_pred, labels=clf.label_ids, average="macro", zero_division=0),
-        "per_class": {k: v for k, v in classification_report(y_true, y_pred, labels=clf.label_ids, output_dict=True, zero_division=0).items() if k in clf.label_ids},
+        "per_class": {
+            k: v
+            for k, v in classification_report(
+                y_true, y_pred, labels=clf.label_ids, output_dict=True, zero_division=0
+            ).items()
+            if k in clf.label_ids
+        },
         "confusion_matrix_png": str(plot_confusion(y_true, y_pred, clf.label_ids, out / "confusion_matrix.png")),
     }
     if history:

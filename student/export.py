@@ -41,7 +41,9 @@ def export_onnx(model_dir: str | Path, path: str | Path, opset: int = 17) -> Pat
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager", dtype=torch.float32).eval()
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, attn_implementation="eager", dtype=torch.float32
+    ).eval()
     model.config.use_cache = False
     cfg = model.config
     pad = cfg.pad_token_id if cfg.pad_token_id is not None else 0
@@ -69,9 +71,18 @@ def export_onnx(model_dir: str | Path, path: str | Path, opset: int = 17) -> Pat
 
     with torch.no_grad():
         torch.onnx.export(
-            Logits(model), (ids, mask), str(path), input_names=["input_ids", "attention_mask"], output_names=["logits"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}},
-            opset_version=opset, dynamo=False,
+            Logits(model),
+            (ids, mask),
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "logits": {0: "batch"},
+            },
+            opset_version=opset,
+            dynamo=False,
         )
     return path
 
@@ -81,11 +92,19 @@ def quantize_onnx(src: str | Path, dst: str | Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Gather too: the token-embedding table is most of a small student (all of a static one).
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm", "Gather"], per_channel=True)
+    quantize_dynamic(
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul", "Gemm", "Gather"],
+        per_channel=True,
+    )
     return Path(dst)
 
 
-def _onnx_logits(path: Path, tokenizer_json: Path, pad_id: int, texts: list[str], max_length: int, batch_size: int = 32):
+def _onnx_logits(
+    path: Path, tokenizer_json: Path, pad_id: int, texts: list[str], max_length: int, batch_size: int = 32
+):
     import numpy as np
     import onnxruntime as ort
     from tokenizers import Tokenizer
@@ -97,7 +116,10 @@ def _onnx_logits(path: Path, tokenizer_json: Path, pad_id: int, texts: list[str]
     out = []
     for i in range(0, len(texts), batch_size):
         enc = tok.encode_batch(texts[i : i + batch_size])
-        feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64), "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
+        feed = {
+            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+        }
         out.append(sess.run(["logits"], feed)[0])
     return np.concatenate(out) if out else np.zeros((0, 0))
 
@@ -168,10 +190,23 @@ def export_artifact(
                 metrics[key] = Path(metrics[key]).name
         atomic_write_json(tmp / "metrics.json", metrics)
         meta = {
-            "task": spec.name, "language": spec.language, "label_ids": art.label_ids, "label_names": spec.label_names,
-            "params": art.params, "kind": art.kind, "base": art.base, "student_info": art.student_info,
-            "max_length": max_length, "onnx": shipped, "weights_dtype": "float16", "config": art.config, "history": art.history,
-            "dev_metrics": art.dev_metrics, "best_epoch": art.best_epoch, "data_counts": art.data_counts, "teacher": teacher_info or {},
+            "task": spec.name,
+            "language": spec.language,
+            "label_ids": art.label_ids,
+            "label_names": spec.label_names,
+            "params": art.params,
+            "kind": art.kind,
+            "base": art.base,
+            "student_info": art.student_info,
+            "max_length": max_length,
+            "onnx": shipped,
+            "weights_dtype": "float16",
+            "config": art.config,
+            "history": art.history,
+            "dev_metrics": art.dev_metrics,
+            "best_epoch": art.best_epoch,
+            "data_counts": art.data_counts,
+            "teacher": teacher_info or {},
         }
         atomic_write_json(tmp / "student.json", meta)
         atomic_write_text(tmp / "README.md", model_card(spec, art, metrics, teacher_info or {}))

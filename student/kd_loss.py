@@ -22,7 +22,14 @@ import torch
 import torch.nn.functional as F
 
 
-def distill_loss(logits: torch.Tensor, target: torch.Tensor, gold: torch.Tensor, weight: torch.Tensor, temperature: float, norm: float) -> torch.Tensor:
+def distill_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    gold: torch.Tensor,
+    weight: torch.Tensor,
+    temperature: float,
+    norm: float,
+) -> torch.Tensor:
     """Weighted sum of gold cross-entropy and T²·KL(teacher_T ‖ student_T), scaled by a dataset-wide constant."""
     ce = -(target * F.log_softmax(logits, -1)).sum(-1)
     logq = F.log_softmax(logits / temperature, -1)

@@ -35,7 +35,11 @@ KINDS: dict[str, dict] = {
     "small": {},
     "base": {"student": "derived", "derive_from": "embeddinggemma-300m", "layers": 12, "layer_selection": "spread"},
 }
-BUDGETS: dict[str, tuple[str, ...]] = {"fastest": ("static",), "balanced": ("static", "small"), "accurate": ("static", "small", "base")}
+BUDGETS: dict[str, tuple[str, ...]] = {
+    "fastest": ("static",),
+    "balanced": ("static", "small"),
+    "accurate": ("static", "small", "base"),
+}
 LADDER_FILE = "ladder.json"
 LATENCY_TEXTS = 32
 
@@ -43,7 +47,12 @@ LATENCY_TEXTS = 32
 def kinds_for(budget: str) -> tuple[str, ...]:
     """The kinds a budget trains; raise :class:`TaskError` for an unknown budget."""
     if budget not in BUDGETS:
-        raise TaskError(f"a budget among {sorted(BUDGETS)}", repr(budget), "use 'balanced' (the default), 'fastest' or 'accurate'", where="student budget")
+        raise TaskError(
+            f"a budget among {sorted(BUDGETS)}",
+            repr(budget),
+            "use 'balanced' (the default), 'fastest' or 'accurate'",
+            where="student budget",
+        )
     return BUDGETS[budget]
 
 
@@ -66,7 +75,13 @@ def pick(rows: list[dict], max_latency_ms: float | None) -> dict:
 
 
 def distill_ladder(
-    data: DistillData, cfg: DistillConfig, out_dir: str | Path, *, budget: str = "balanced", max_latency_ms: float | None = None, kinds: dict[str, dict] | None = None
+    data: DistillData,
+    cfg: DistillConfig,
+    out_dir: str | Path,
+    *,
+    budget: str = "balanced",
+    max_latency_ms: float | None = None,
+    kinds: dict[str, dict] | None = None,
 ) -> StudentArtifact:
     """Train the budget's kinds from ``data`` under ``out_dir/<kind>``; return the published one's artifact.
 
@@ -89,11 +104,30 @@ def distill_ladder(
         art = distill(data, replace(cfg, **overrides).validate(), out_dir=out / kind)
         speed = measure_latency(art, texts)
         arts[kind] = art
-        rows.append({"kind": kind, "student": art.kind, "base": art.base, "params": art.params, "dev_accuracy": art.dev_metrics.get("accuracy"),
-                     "latency_ms_per_text": speed.get("latency_ms_per_text"), "texts_per_second": speed.get("texts_per_second"), "dir": kind})
+        rows.append(
+            {
+                "kind": kind,
+                "student": art.kind,
+                "base": art.base,
+                "params": art.params,
+                "dev_accuracy": art.dev_metrics.get("accuracy"),
+                "latency_ms_per_text": speed.get("latency_ms_per_text"),
+                "texts_per_second": speed.get("texts_per_second"),
+                "dir": kind,
+            }
+        )
     chosen = pick(rows, max_latency_ms)
     fits = max_latency_ms is None or chosen["latency_ms_per_text"] <= max_latency_ms
-    atomic_write_json(out / LADDER_FILE, {"budget": budget, "max_latency_ms": max_latency_ms, "published": chosen["kind"], "fits_budget": fits, "kinds": rows})
+    atomic_write_json(
+        out / LADDER_FILE,
+        {
+            "budget": budget,
+            "max_latency_ms": max_latency_ms,
+            "published": chosen["kind"],
+            "fits_budget": fits,
+            "kinds": rows,
+        },
+    )
     return arts[chosen["kind"]]
 
 

@@ -25,10 +25,15 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 class StudentClassifier:
     """A loaded student; ``predict(texts)`` gives ``[{"label": id, "score": p}, ...]``."""
 
-    def __init__(self, root: Path, model_dir: Path, backend: str, quantized: bool, max_length: int, threads: int | None = None):
+    def __init__(
+        self, root: Path, model_dir: Path, backend: str, quantized: bool, max_length: int, threads: int | None = None
+    ):
         self.root, self.model_dir, self.backend = root, model_dir, backend
         cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-        self.label_ids = [cfg["id2label"][str(i)] if str(i) in cfg["id2label"] else cfg["id2label"][i] for i in range(len(cfg["id2label"]))]
+        self.label_ids = [
+            cfg["id2label"][str(i)] if str(i) in cfg["id2label"] else cfg["id2label"][i]
+            for i in range(len(cfg["id2label"]))
+        ]
         self.max_length = max_length
         if backend == "onnx":
             import onnxruntime as ort
@@ -55,7 +60,9 @@ class StudentClassifier:
             self.torch = torch
             self.tok = AutoTokenizer.from_pretrained(model_dir)
             self.tok.padding_side = "right"
-            self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32, use_safetensors=True).eval()
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                model_dir, dtype=torch.float32, use_safetensors=True
+            ).eval()
 
     def logits(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         out = []
@@ -63,7 +70,10 @@ class StudentClassifier:
             chunk = list(texts[i : i + batch_size])
             if self.backend == "onnx":
                 enc = self.tok.encode_batch(chunk)
-                feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64), "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
+                feed = {
+                    "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                    "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                }
                 if "token_type_ids" in self.input_names:
                     feed["token_type_ids"] = np.array([e.type_ids for e in enc], dtype=np.int64)
                 out.append(self.session.run(["logits"], feed)[0])
@@ -82,7 +92,9 @@ class StudentClassifier:
         return [{"label": self.label_ids[int(p.argmax())], "score": float(p.max())} for p in probs]
 
 
-def load_student(path: str | Path, backend: str = "auto", quantized: bool = True, threads: int | None = None) -> StudentClassifier:
+def load_student(
+    path: str | Path, backend: str = "auto", quantized: bool = True, threads: int | None = None
+) -> StudentClassifier:
     """Load a student from an exported zip, an unpacked export, a distill run folder or an HF model folder.
 
     ``backend``: ``"onnx"`` (onnxruntime; int8 model unless ``quantized=False``),
@@ -90,10 +102,20 @@ def load_student(path: str | Path, backend: str = "auto", quantized: bool = True
     """
     p = Path(path)
     if not p.exists():
-        raise TaskError("an exported student zip or folder", f"{p} does not exist", "pass the path printed by export_artifact / the UI download", where="load_student")
+        raise TaskError(
+            "an exported student zip or folder",
+            f"{p} does not exist",
+            "pass the path printed by export_artifact / the UI download",
+            where="load_student",
+        )
     if p.is_file():
         if not zipfile.is_zipfile(p):
-            raise TaskError("a .zip made by student.export_artifact", f"{p.name} is not a zip", "pass the artifact zip", where="load_student")
+            raise TaskError(
+                "a .zip made by student.export_artifact",
+                f"{p.name} is not a zip",
+                "pass the artifact zip",
+                where="load_student",
+            )
         p = unpack(p)  # checked, extracted once, verified against its manifest
     elif (p / MANIFEST).is_file():
         verify_folder(p, str(p))  # an unpacked export: its files must still match the manifest
@@ -104,16 +126,31 @@ def load_student(path: str | Path, backend: str = "auto", quantized: bool = True
         if not (p / "model" / "config.json").is_file() and meta.get("model_dir"):
             model_dir = (p / meta["model_dir"]).resolve()
             if not model_dir.is_relative_to(p.resolve()):
-                raise TaskError("a model_dir inside the artifact", repr(meta["model_dir"]), "re-export the artifact", where=str(p / "student.json"))
+                raise TaskError(
+                    "a model_dir inside the artifact",
+                    repr(meta["model_dir"]),
+                    "re-export the artifact",
+                    where=str(p / "student.json"),
+                )
             return StudentClassifier(p, model_dir, "torch", False, max_length)
     model_dir = p / "model" if (p / "model" / "config.json").is_file() else p
     if not (model_dir / "config.json").is_file():
-        raise TaskError("a folder with model/config.json or config.json", f"neither in {p}", "pass an exported student", where="load_student")
+        raise TaskError(
+            "a folder with model/config.json or config.json",
+            f"neither in {p}",
+            "pass an exported student",
+            where="load_student",
+        )
     has_onnx = (p / ONNX_FP32).is_file() or (p / ONNX_INT8).is_file()
     if backend == "auto":
         backend = "onnx" if has_onnx else "torch"
     if backend not in ("onnx", "torch"):
         raise TaskError("backend 'auto', 'onnx' or 'torch'", repr(backend), "pick one of those", where="load_student")
     if backend == "onnx" and not has_onnx:
-        raise TaskError(f"{ONNX_INT8} or {ONNX_FP32} in the artifact", "no ONNX files", "use backend='torch' or re-export", where="load_student")
+        raise TaskError(
+            f"{ONNX_INT8} or {ONNX_FP32} in the artifact",
+            "no ONNX files",
+            "use backend='torch' or re-export",
+            where="load_student",
+        )
     return StudentClassifier(p, model_dir, backend, quantized, max_length, threads)

@@ -31,9 +31,19 @@ def metadata(clf) -> dict:
 
     meta, metrics = read("student.json"), read("metrics.json")
     return {
-        "task": meta.get("task"), "language": meta.get("language"), "labels": [{"id": i, "name": n} for i, n in zip(clf.label_ids, meta.get("label_names") or clf.label_ids)],
-        "kind": meta.get("kind"), "base": meta.get("base"), "params": meta.get("params"), "backend": clf.backend,
-        "onnx": meta.get("onnx"), "metrics": {k: metrics.get(k) for k in ("accuracy", "macro_f1", "n", "texts_per_second", "latency_ms_per_text") if k in metrics},
+        "task": meta.get("task"),
+        "language": meta.get("language"),
+        "labels": [{"id": i, "name": n} for i, n in zip(clf.label_ids, meta.get("label_names") or clf.label_ids)],
+        "kind": meta.get("kind"),
+        "base": meta.get("base"),
+        "params": meta.get("params"),
+        "backend": clf.backend,
+        "onnx": meta.get("onnx"),
+        "metrics": {
+            k: metrics.get(k)
+            for k in ("accuracy", "macro_f1", "n", "texts_per_second", "latency_ms_per_text")
+            if k in metrics
+        },
         "parity": metrics.get("parity"),
     }
 
@@ -70,7 +80,11 @@ def make_app(clf):
         except (UnicodeDecodeError, ValueError):
             return bad(400, 'a UTF-8 JSON body like {"texts": ["..."]}', "something that is not JSON")
         if not isinstance(payload, dict) or ("text" in payload) == ("texts" in payload):
-            return bad(422, 'an object with "text" (one string) or "texts" (a list of strings)', type(payload).__name__ if not isinstance(payload, dict) else f"keys {sorted(payload)}")
+            return bad(
+                422,
+                'an object with "text" (one string) or "texts" (a list of strings)',
+                type(payload).__name__ if not isinstance(payload, dict) else f"keys {sorted(payload)}",
+            )
         texts = [payload["text"]] if "text" in payload else payload["texts"]
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
             return bad(422, "one or more strings", repr(texts)[:80])
@@ -81,7 +95,16 @@ def make_app(clf):
             return bad(413, f"texts of at most {MAX_CHARS} characters", f"text {long} with {len(texts[long])}")
         probs = clf.predict_proba(texts)
         labels = clf.label_ids
-        return {"predictions": [{"label": labels[int(p.argmax())], "score": float(p.max()), "scores": {lab: float(v) for lab, v in zip(labels, p)}} for p in probs]}
+        return {
+            "predictions": [
+                {
+                    "label": labels[int(p.argmax())],
+                    "score": float(p.max()),
+                    "scores": {lab: float(v) for lab, v in zip(labels, p)},
+                }
+                for p in probs
+            ]
+        }
 
     return app
 

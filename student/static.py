@@ -81,7 +81,9 @@ AutoConfig.register(MODEL_TYPE, StaticConfig, exist_ok=True)
 AutoModelForSequenceClassification.register(StaticConfig, StaticForSequenceClassification, exist_ok=True)
 
 
-def piece_vectors(encoder, old_ids: Sequence[int], bos: int | None, eos: int | None, batch_size: int = 256, progress: bool = False) -> np.ndarray:
+def piece_vectors(
+    encoder, old_ids: Sequence[int], bos: int | None, eos: int | None, batch_size: int = 256, progress: bool = False
+) -> np.ndarray:
     """(n, D) sentence-encoder outputs of each piece alone (``[bos] piece [eos]``), in ``old_ids`` order."""
     from tqdm.auto import tqdm
 
@@ -117,7 +119,9 @@ def reduce_dims(vectors: np.ndarray, dims: int, seed: int) -> np.ndarray:
     return PCA(n_components=k, random_state=seed).fit_transform(vectors).astype(np.float32)
 
 
-def build_static(source: str, label_ids: Sequence[str], texts: Sequence[str], dims: int, seed: int, out_dir: Path) -> dict:
+def build_static(
+    source: str, label_ids: Sequence[str], texts: Sequence[str], dims: int, seed: int, out_dir: Path
+) -> dict:
     """Write a static student made from the sentence encoder ``source`` to ``out_dir``; return its info."""
     from sentence_transformers import SentenceTransformer
 
@@ -145,10 +149,22 @@ def build_static(source: str, label_ids: Sequence[str], texts: Sequence[str], di
     # Rescale so the mean vector has unit-scale entries: the head then starts in a sensible range.
     vectors /= max(float(np.linalg.norm(vectors, axis=1).mean()), 1e-6) / np.sqrt(vectors.shape[1])
     pad = pruned.token_to_id(tok.pad_token) if tok.pad_token else None
-    cfg = StaticConfig(vocab_size=vocab.size, hidden_size=vectors.shape[1], num_labels=len(label_ids), pad_token_id=pad, **label_maps(label_ids))
+    cfg = StaticConfig(
+        vocab_size=vocab.size,
+        hidden_size=vectors.shape[1],
+        num_labels=len(label_ids),
+        pad_token_id=pad,
+        **label_maps(label_ids),
+    )
     torch.manual_seed(seed)
     model = StaticForSequenceClassification(cfg)
     with torch.no_grad():
         model.embed.weight.copy_(torch.from_numpy(vectors))
     save_derived(model, vocab.tokenizer_json, tok, out_dir)
-    return {"encoder": source, "dims": int(vectors.shape[1]), "vocab_size": vocab.size, "teacher_vocab_size": len(tok), "used_pieces": vocab.used_pieces}
+    return {
+        "encoder": source,
+        "dims": int(vectors.shape[1]),
+        "vocab_size": vocab.size,
+        "teacher_vocab_size": len(tok),
+        "used_pieces": vocab.used_pieces,
+    }

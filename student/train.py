@@ -106,7 +106,9 @@ def training_items(data: DistillData, cfg: DistillConfig) -> list[dict]:
     for text, y in data.gold:
         target = [0.0] * L
         target[index[y]] = 1.0
-        items.append({"text": text, "target": target, "gold": True, "weight": cfg.gold_weight * balance(gold_counts, index[y])})
+        items.append(
+            {"text": text, "target": target, "gold": True, "weight": cfg.gold_weight * balance(gold_counts, index[y])}
+        )
     for s in soft:
         p = torch.tensor(s.probs, dtype=torch.float64).clamp_min(1e-12) ** (1.0 / cfg.temperature)
         c = int(torch.tensor(s.probs).argmax())
@@ -152,14 +154,18 @@ def _evaluate_dev(model, dl, accelerator) -> dict:
             logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits.float()
             # Per-text losses, so gather_for_metrics drops the texts DDP duplicated to even out batches.
             loss = F.cross_entropy(logits, b["label"], reduction="none")
-            p, y, l = accelerator.gather_for_metrics((logits.argmax(-1), b["label"], loss))
+            p, y, losses = accelerator.gather_for_metrics((logits.argmax(-1), b["label"], loss))
             preds += p.tolist()
             labels += y.tolist()
-            loss_sum += float(l.sum())
+            loss_sum += float(losses.sum())
     model.train()
     if not labels:
         return {}
-    return {"dev_accuracy": accuracy_score(labels, preds), "dev_macro_f1": f1_score(labels, preds, average="macro"), "dev_loss": loss_sum / len(labels)}
+    return {
+        "dev_accuracy": accuracy_score(labels, preds),
+        "dev_macro_f1": f1_score(labels, preds, average="macro"),
+        "dev_loss": loss_sum / len(labels),
+    }
 
 
 def run_training(job: TrainJob) -> StudentArtifact:
@@ -178,10 +184,11 @@ def run_training(job: TrainJob) -> StudentArtifact:
     # Accelerate would otherwise step the scheduler once per process and end
     # the LR schedule halfway through a 2-process DDP run.
     # ACCELERATE_GRADIENT_ACCUMULATION_STEPS, when set (a launch plan sets it), wins over cfg.grad_accum.
-    accelerator = Accelerator(mixed_precision=mp, step_scheduler_with_optimizer=False, gradient_accumulation_steps=cfg.grad_accum)
+    accelerator = Accelerator(
+        mixed_precision=mp, step_scheduler_with_optimizer=False, gradient_accumulation_steps=cfg.grad_accum
+    )
     accum = accelerator.gradient_accumulation_steps
     set_seed(cfg.seed)
-    t0 = time.perf_counter()
     data = DistillData.load(job.data_dir)
     init_info = json.loads((Path(job.init_dir) / "student_init.json").read_text(encoding="utf-8"))
     tok = AutoTokenizer.from_pretrained(job.init_dir)
@@ -196,7 +203,12 @@ def run_training(job: TrainJob) -> StudentArtifact:
     collate = _collate(tok.pad_token_id if tok.pad_token_id is not None else 0)
     # Grouped by the global batch: Accelerate deals consecutive per-device batches to the processes, so
     # N processes then see exactly the texts of the 1-process run's batches and learn the same model.
-    sampler = EpochSampler(len(rows), cfg.seed, lengths=[len(r["ids"]) for r in rows], batch_size=cfg.batch_size * accelerator.num_processes)
+    sampler = EpochSampler(
+        len(rows),
+        cfg.seed,
+        lengths=[len(r["ids"]) for r in rows],
+        batch_size=cfg.batch_size * accelerator.num_processes,
+    )
     train_dl = DataLoader(rows, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate)
     dev_dl = DataLoader(dev_rows, batch_size=cfg.eval_batch_size, collate_fn=collate)
     head = [n for n, _ in model.named_parameters() if n.startswith(("score.", "classifier.", "pre_classifier."))]
@@ -206,8 +218,16 @@ def run_training(job: TrainJob) -> StudentArtifact:
     body_lr, body_decay = (cfg.static_lr, 0.0) if static else (cfg.lr, cfg.weight_decay)
     groups = [
         {"params": [p for n, p in model.named_parameters() if n in head], "lr": cfg.head_lr, "weight_decay": 0.0},
-        {"params": [p for n, p in model.named_parameters() if n not in head and not any(k in n for k in no_decay)], "lr": body_lr, "weight_decay": body_decay},
-        {"params": [p for n, p in model.named_parameters() if n not in head and any(k in n for k in no_decay)], "lr": body_lr, "weight_decay": 0.0},
+        {
+            "params": [p for n, p in model.named_parameters() if n not in head and not any(k in n for k in no_decay)],
+            "lr": body_lr,
+            "weight_decay": body_decay,
+        },
+        {
+            "params": [p for n, p in model.named_parameters() if n not in head and any(k in n for k in no_decay)],
+            "lr": body_lr,
+            "weight_decay": 0.0,
+        },
     ]
     optimizer = torch.optim.AdamW(groups)
     batches = -(-len(rows) // (cfg.batch_size * accelerator.num_processes))
@@ -216,7 +236,15 @@ def run_training(job: TrainJob) -> StudentArtifact:
     model, optimizer, train_dl, dev_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, dev_dl, scheduler)
 
     ckpt_root, best_dir = out / "checkpoints", out / "best"
-    state = {"epoch": -1, "history": [], "best_score": None, "best_epoch": None, "bad_epochs": 0, "stopped": False, "seconds": 0.0}
+    state = {
+        "epoch": -1,
+        "history": [],
+        "best_score": None,
+        "best_epoch": None,
+        "bad_epochs": 0,
+        "stopped": False,
+        "seconds": 0.0,
+    }
     last = _latest_checkpoint(ckpt_root)
     if last is not None:
         accelerator.load_state(str(last))
@@ -231,7 +259,9 @@ def run_training(job: TrainJob) -> StudentArtifact:
         set_seed(cfg.seed * 1000 + epoch)
         model.train()
         total, seen, opt_steps = 0.0, 0, 0
-        for b in tqdm(train_dl, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not accelerator.is_local_main_process, leave=False):
+        for b in tqdm(
+            train_dl, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not accelerator.is_local_main_process, leave=False
+        ):
             # accumulate() skips the DDP all-reduce and the optimizer step until `accum` batches are in,
             # and backward() divides the loss by `accum`; the epoch's last batch always steps.
             with accelerator.accumulate(model):
@@ -248,7 +278,13 @@ def run_training(job: TrainJob) -> StudentArtifact:
             total += float(loss.detach()) * len(b["weight"])
             seen += len(b["weight"])
         dev = _evaluate_dev(model, dev_dl, accelerator)
-        rec = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "optimizer_steps": opt_steps, **dev, "seconds": round(time.perf_counter() - e0, 2)}
+        rec = {
+            "epoch": epoch + 1,
+            "train_loss": total / max(seen, 1),
+            "optimizer_steps": opt_steps,
+            **dev,
+            "seconds": round(time.perf_counter() - e0, 2),
+        }
         state["history"].append(rec)
         accelerator.print(json.dumps(rec))
         score = [dev.get("dev_accuracy", 0.0), dev.get("dev_macro_f1", 0.0), -dev.get("dev_loss", rec["train_loss"])]
@@ -269,9 +305,19 @@ def run_training(job: TrainJob) -> StudentArtifact:
     accelerator.wait_for_everyone()
     best = next((h for h in state["history"] if h["epoch"] == state["best_epoch"]), {})
     art = StudentArtifact(
-        run_dir=out, model_dir=best_dir, label_ids=data.label_ids, params=init_info["params"], kind=init_info["kind"], base=init_info["base"],
-        history=state["history"], dev_metrics={k[4:]: v for k, v in best.items() if k.startswith("dev_")}, best_epoch=state["best_epoch"],
-        student_info=init_info.get("info", {}), config=cfg.to_dict(), data_counts=data.counts(), train_seconds=round(state["seconds"], 2),
+        run_dir=out,
+        model_dir=best_dir,
+        label_ids=data.label_ids,
+        params=init_info["params"],
+        kind=init_info["kind"],
+        base=init_info["base"],
+        history=state["history"],
+        dev_metrics={k[4:]: v for k, v in best.items() if k.startswith("dev_")},
+        best_epoch=state["best_epoch"],
+        student_info=init_info.get("info", {}),
+        config=cfg.to_dict(),
+        data_counts=data.counts(),
+        train_seconds=round(state["seconds"], 2),
     )
     if accelerator.is_main_process:
         art.save()
@@ -294,7 +340,9 @@ def _checkpoint(accelerator, root: Path, epoch: int, state: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Distill a student (resumes from the last checkpoint in the job's out_dir).")
+    parser = argparse.ArgumentParser(
+        description="Distill a student (resumes from the last checkpoint in the job's out_dir)."
+    )
     parser.add_argument("--config", required=True, help="train_job.json written by student.distill (or by hand)")
     args = parser.parse_args(argv)
     run_training(TrainJob.load(args.config))

@@ -58,7 +58,10 @@ def check_entries(zip_path: Path, zf: zipfile.ZipFile) -> None:
             raise _refuse(zip_path, f"the entry {name!r}, a symbolic link")
         total += info.file_size
         if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise _refuse(zip_path, f"the entry {name!r} inflating {info.file_size // max(info.compress_size, 1)}x (at most {MAX_RATIO}x)")
+            raise _refuse(
+                zip_path,
+                f"the entry {name!r} inflating {info.file_size // max(info.compress_size, 1)}x (at most {MAX_RATIO}x)",
+            )
     if total > MAX_BYTES:
         raise _refuse(zip_path, f"{total:,} bytes uncompressed (at most {MAX_BYTES:,})")
 
@@ -69,14 +72,39 @@ def verify_folder(root: Path, where: str) -> None:
         manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
         files = manifest["files"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise TaskError(f"a readable {MANIFEST} listing the artifact's files", f"{type(e).__name__}: {e}", "re-export the artifact", where=where) from None
-    changed = sorted(rel for rel, info in files.items() if not (root / rel).is_file() or sha256_file(root / rel) != info.get("sha256"))
+        raise TaskError(
+            f"a readable {MANIFEST} listing the artifact's files",
+            f"{type(e).__name__}: {e}",
+            "re-export the artifact",
+            where=where,
+        ) from None
+    changed = sorted(
+        rel
+        for rel, info in files.items()
+        if not (root / rel).is_file() or sha256_file(root / rel) != info.get("sha256")
+    )
     listed = set(files) | {MANIFEST}
     # Hidden files (an OS's folder metadata) are neither written into manifests nor loaded.
-    extra = sorted(r for r in (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")) if r not in listed)
+    extra = sorted(
+        r
+        for r in (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if r not in listed
+    )
     if changed or extra:
-        found = "; ".join(x for x in (f"changed or missing: {', '.join(changed[:5])}" if changed else "", f"not in the manifest: {', '.join(extra[:5])}" if extra else "") if x)
-        raise TaskError("files matching the artifact's MANIFEST.json", found, "use the zip as exported, or export it again", where=where)
+        found = "; ".join(
+            x
+            for x in (
+                f"changed or missing: {', '.join(changed[:5])}" if changed else "",
+                f"not in the manifest: {', '.join(extra[:5])}" if extra else "",
+            )
+            if x
+        )
+        raise TaskError(
+            "files matching the artifact's MANIFEST.json",
+            found,
+            "use the zip as exported, or export it again",
+            where=where,
+        )
 
 
 def _prune(cache: Path, keep: Path) -> None:

@@ -63,7 +63,12 @@ def prune_tokenizer(tokenizer_json: str, texts: Sequence[str], batch_size: int =
     vocab: dict[str, int] = model["vocab"]
     missing = [b for b in BYTE_PIECES if b not in vocab]
     if missing:
-        raise TaskError("all 256 byte pieces in the vocabulary", f"{len(missing)} missing", "use a tokenizer with byte fallback", where="vocabulary pruning")
+        raise TaskError(
+            "all 256 byte pieces in the vocabulary",
+            f"{len(missing)} missing",
+            "use a tokenizer with byte fallback",
+            where="vocabulary pruning",
+        )
     tok = Tokenizer.from_str(tokenizer_json)
     used: set[str] = set()
     texts = list(texts)
@@ -96,7 +101,11 @@ def prune_tokenizer(tokenizer_json: str, texts: Sequence[str], batch_size: int =
     new_merges = [[a, b] for a, b in pairs if a in new_vocab and b in new_vocab and (a + b) in new_vocab]
     model = dict(model, vocab=new_vocab, merges=new_merges)
     remap = {o: n for n, o in enumerate(old_ids)}
-    added = [dict(a, id=remap[a["id"]]) for a in spec.get("added_tokens", []) if a["id"] in remap and a["content"] in new_vocab]
+    added = [
+        dict(a, id=remap[a["id"]])
+        for a in spec.get("added_tokens", [])
+        if a["id"] in remap and a["content"] in new_vocab
+    ]
     spec = dict(spec, model=model, added_tokens=added)
     spec["post_processor"] = _remap_post_processor(spec.get("post_processor"), new_vocab)
     return PrunedVocab(json.dumps(spec, ensure_ascii=False), old_ids, len(used))
@@ -110,7 +119,7 @@ def _remap_post_processor(pp: dict | None, new_vocab: dict[str, int]) -> dict | 
     if pp.get("type") == "Sequence":
         pp["processors"] = [_remap_post_processor(p, new_vocab) for p in pp.get("processors", [])]
         return pp
-    for name, st in (pp.get("special_tokens") or {}).items():
+    for st in (pp.get("special_tokens") or {}).values():
         st["ids"] = [new_vocab[t] for t in st["tokens"]]
     for key in ("sep", "cls"):
         if isinstance(pp.get(key), list) and pp[key][0] in new_vocab:

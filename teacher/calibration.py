@@ -59,7 +59,9 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Calibration":
-        return cls(temperature=float(d["temperature"]), bias=[float(x) for x in d.get("bias", [])], kind=d.get("kind", "none"))
+        return cls(
+            temperature=float(d["temperature"]), bias=[float(x) for x in d.get("bias", [])], kind=d.get("kind", "none")
+        )
 
 
 def contextual_bias(content_free_scores: np.ndarray) -> list[float]:
@@ -71,11 +73,15 @@ def contextual_bias(content_free_scores: np.ndarray) -> list[float]:
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The temperature in [0.05, 20] that minimises NLL of ``logits / T`` on ``labels``."""
     logits = np.asarray(logits, dtype=np.float64)
-    res = minimize_scalar(lambda lt: nll(logits / np.exp(lt), labels), bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    res = minimize_scalar(
+        lambda lt: nll(logits / np.exp(lt), labels), bounds=(np.log(0.05), np.log(20.0)), method="bounded"
+    )
     return float(np.exp(res.x))
 
 
-def fit_calibration(scores: np.ndarray, labels: np.ndarray, kind: str, content_free_scores: np.ndarray | None = None) -> Calibration:
+def fit_calibration(
+    scores: np.ndarray, labels: np.ndarray, kind: str, content_free_scores: np.ndarray | None = None
+) -> Calibration:
     """Fit ``kind`` ("none", "temperature", "contextual", "contextual+temperature" or "auto") on dev.
 
     "auto" tries with and without the contextual bias and keeps the one with the

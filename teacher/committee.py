@@ -58,18 +58,38 @@ class CommitteeConfig:
         from teacher.embedding import EmbeddingTeacherConfig
 
         if self.llm is None and self.embedding is None:
-            raise TaskError("at least one committee member", "llm=None and embedding=None", "keep the LLM or the embedding member", where="CommitteeConfig")
+            raise TaskError(
+                "at least one committee member",
+                "llm=None and embedding=None",
+                "keep the LLM or the embedding member",
+                where="CommitteeConfig",
+            )
         if self.llm is not None:
             TeacherConfig.from_dict(self.llm)
         if self.embedding is not None:
             EmbeddingTeacherConfig.from_dict(self.embedding)
         if self.combine not in COMBINES:
-            raise TaskError(f"combine one of {COMBINES}", repr(self.combine), "use 'auto' to pick on dev", where="CommitteeConfig.combine")
+            raise TaskError(
+                f"combine one of {COMBINES}",
+                repr(self.combine),
+                "use 'auto' to pick on dev",
+                where="CommitteeConfig.combine",
+            )
         if self.llm_max_labels is not None and (not isinstance(self.llm_max_labels, int) or self.llm_max_labels < 2):
-            raise TaskError("an integer >= 2 or null", f"llm_max_labels={self.llm_max_labels!r}", "set e.g. 32, or null to always build the LLM member", where="CommitteeConfig.llm_max_labels")
+            raise TaskError(
+                "an integer >= 2 or null",
+                f"llm_max_labels={self.llm_max_labels!r}",
+                "set e.g. 32, or null to always build the LLM member",
+                where="CommitteeConfig.llm_max_labels",
+            )
         for name in ("self_train_rounds", "self_train_per_label"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise TaskError("an integer >= 0", f"{name}={getattr(self, name)!r}", f"set {name} to 0 or more", where=f"CommitteeConfig.{name}")
+                raise TaskError(
+                    "an integer >= 0",
+                    f"{name}={getattr(self, name)!r}",
+                    f"set {name} to 0 or more",
+                    where=f"CommitteeConfig.{name}",
+                )
         return self
 
     def to_dict(self) -> dict:
@@ -81,7 +101,12 @@ class CommitteeConfig:
         known = {f.name for f in fields(cls)}
         extra = sorted(set(d) - known)
         if extra:
-            raise TaskError(f"CommitteeConfig fields ({', '.join(sorted(known))})", f"unknown {extra}", "put LLM settings under 'llm' and embedding settings under 'embedding'", where="teacher config")
+            raise TaskError(
+                f"CommitteeConfig fields ({', '.join(sorted(known))})",
+                f"unknown {extra}",
+                "put LLM settings under 'llm' and embedding settings under 'embedding'",
+                where="teacher config",
+            )
         return cls(**d).validate()
 
 
@@ -96,7 +121,11 @@ def pool(member_probs: list[np.ndarray], weights: list[float], how: str) -> np.n
 
 
 def _simplex(m: int, steps: int = GRID_STEPS) -> list[tuple[float, ...]]:
-    return [tuple(c / steps for c in combo) for combo in itertools.product(range(steps + 1), repeat=m) if sum(combo) == steps]
+    return [
+        tuple(c / steps for c in combo)
+        for combo in itertools.product(range(steps + 1), repeat=m)
+        if sum(combo) == steps
+    ]
 
 
 def fit_weights(member_probs: list[np.ndarray], y: np.ndarray, how: str) -> tuple[tuple[float, ...], float, float]:
@@ -115,7 +144,14 @@ def fit_weights(member_probs: list[np.ndarray], y: np.ndarray, how: str) -> tupl
 class Committee:
     """Members plus pooling weights; ``label(texts)`` returns a :class:`teacher.LabelResult`."""
 
-    def __init__(self, members: dict, weights: dict[str, float], combine: str, config: CommitteeConfig, metrics: dict | None = None):
+    def __init__(
+        self,
+        members: dict,
+        weights: dict[str, float],
+        combine: str,
+        config: CommitteeConfig,
+        metrics: dict | None = None,
+    ):
         self.members, self.weights, self.combine, self.config = members, weights, combine, config
         self.metrics = metrics or {}
 
@@ -138,7 +174,11 @@ class Committee:
 
     def member_probs(self, texts: list[str], progress: bool = False) -> dict[str, np.ndarray]:
         """Each active member's calibrated probabilities for ``texts``."""
-        return {k: m.label(list(texts), progress=progress).probs for k, m in self.members.items() if self.weights.get(k, 0) > 0}
+        return {
+            k: m.label(list(texts), progress=progress).probs
+            for k, m in self.members.items()
+            if self.weights.get(k, 0) > 0
+        }
 
     def label(self, texts: list[str], batch_size: int | None = None, progress: bool = False):
         from teacher.teacher import LabelResult
@@ -155,7 +195,17 @@ class Committee:
         d = Path(directory)
         for k, m in self.members.items():
             m.save(d / k)
-        atomic_write_json(d / META, {"kind": "committee", "config": self.config.to_dict(), "members": list(self.members), "weights": self.weights, "combine": self.combine, "metrics": self.metrics})
+        atomic_write_json(
+            d / META,
+            {
+                "kind": "committee",
+                "config": self.config.to_dict(),
+                "members": list(self.members),
+                "weights": self.weights,
+                "combine": self.combine,
+                "metrics": self.metrics,
+            },
+        )
         return d
 
     @classmethod
@@ -169,7 +219,9 @@ class Committee:
         loaders = {"llm": Teacher.load, "embedding": EmbeddingTeacher.load}
         # Members with weight 0 take no part in labeling: not loading them saves minutes and GBs.
         members = {k: loaders[k](d / k) for k in meta["members"] if all_members or meta["weights"].get(k, 0) > 0}
-        return cls(members, meta["weights"], meta["combine"], CommitteeConfig.from_dict(meta["config"]), meta.get("metrics"))
+        return cls(
+            members, meta["weights"], meta["combine"], CommitteeConfig.from_dict(meta["config"]), meta.get("metrics")
+        )
 
 
 def load_labeler(directory: str | Path):
@@ -186,7 +238,12 @@ def load_labeler(directory: str | Path):
         return EmbeddingTeacher.load(d)
     if (d / LLM_META).is_file():
         return Teacher.load(d)
-    raise TaskError(f"a teacher folder ({META}, {LLM_META} or {EMB_META})", f"none of them in {d}", "pass the folder the teacher stage wrote", where="teacher")
+    raise TaskError(
+        f"a teacher folder ({META}, {LLM_META} or {EMB_META})",
+        f"none of them in {d}",
+        "pass the folder the teacher stage wrote",
+        where="teacher",
+    )
 
 
 def _self_train(committee: Committee, spec: TaskSpec, dev_y: np.ndarray, cfg: CommitteeConfig, log: list) -> None:
@@ -212,14 +269,21 @@ def _self_train(committee: Committee, spec: TaskSpec, dev_y: np.ndarray, cfg: Co
         fit_head(emb, replace(spec, gold=spec.gold + picked))
         after = committee.label(dev_texts).probs
         gain = (after.argmax(1) == dev_y).mean() - (before.argmax(1) == dev_y).mean()
-        keep = gain > 0 or (gain == 0 and nll(np.log(np.clip(after, 1e-12, None)), dev_y) < nll(np.log(np.clip(before, 1e-12, None)), dev_y))
-        log.append({"round": r + 1, "pseudo_labeled": len(picked), "dev_accuracy_gain": float(gain), "kept": bool(keep)})
+        keep = gain > 0 or (
+            gain == 0
+            and nll(np.log(np.clip(after, 1e-12, None)), dev_y) < nll(np.log(np.clip(before, 1e-12, None)), dev_y)
+        )
+        log.append(
+            {"round": r + 1, "pseudo_labeled": len(picked), "dev_accuracy_gain": float(gain), "kept": bool(keep)}
+        )
         if not keep:
             emb.coef, emb.intercept, emb.calibration = old
             break
 
 
-def adapt_committee(spec: TaskSpec, config: CommitteeConfig | None = None, out_dir: str | Path | None = None, progress: bool = False) -> Committee:
+def adapt_committee(
+    spec: TaskSpec, config: CommitteeConfig | None = None, out_dir: str | Path | None = None, progress: bool = False
+) -> Committee:
     """Build every configured member on ``spec``, fit the pooling on dev, report each member and the committee."""
     from teacher.config import TeacherConfig
     from teacher.embedding import EmbeddingTeacherConfig, adapt_embedding
@@ -231,7 +295,9 @@ def adapt_committee(spec: TaskSpec, config: CommitteeConfig | None = None, out_d
     seconds: dict[str, float] = {}
     if cfg.embedding is not None:
         t = time.perf_counter()
-        members["embedding"] = adapt_embedding(spec, EmbeddingTeacherConfig.from_dict({"progress": progress, **cfg.embedding}))
+        members["embedding"] = adapt_embedding(
+            spec, EmbeddingTeacherConfig.from_dict({"progress": progress, **cfg.embedding})
+        )
         seconds["embedding"] = time.perf_counter() - t
     skipped = {}
     if cfg.llm is not None and members and cfg.llm_max_labels is not None and len(spec.labels) > cfg.llm_max_labels:
@@ -244,7 +310,12 @@ def adapt_committee(spec: TaskSpec, config: CommitteeConfig | None = None, out_d
     index = {lid: i for i, lid in enumerate(spec.label_ids)}
     dev_texts = [e.text for e in spec.dev]
     dev_y = np.array([index[e.label] for e in spec.dev])
-    metrics: dict = {"members": {k: {"model": m.metrics.get("model"), "dev": m.metrics.get("dev"), "seconds": round(seconds[k], 2)} for k, m in members.items()}}
+    metrics: dict = {
+        "members": {
+            k: {"model": m.metrics.get("model"), "dev": m.metrics.get("dev"), "seconds": round(seconds[k], 2)}
+            for k, m in members.items()
+        }
+    }
     if skipped:
         metrics["skipped"] = skipped
     if len(names) == 1 or not dev_texts:
@@ -256,15 +327,25 @@ def adapt_committee(spec: TaskSpec, config: CommitteeConfig | None = None, out_d
         fits = {how: fit_weights(per, dev_y, how) for how in hows}
         combine = max(fits, key=lambda h: (fits[h][1], -fits[h][2]))
         weights = dict(zip(names, fits[combine][0]))
-        metrics["pooling"] = {h: {"weights": dict(zip(names, f[0])), "dev_accuracy": f[1], "dev_nll": f[2]} for h, f in fits.items()}
+        metrics["pooling"] = {
+            h: {"weights": dict(zip(names, f[0])), "dev_accuracy": f[1], "dev_nll": f[2]} for h, f in fits.items()
+        }
     committee = Committee(members, weights, combine, cfg)
     if cfg.self_train_rounds:
         metrics["self_train"] = []
         _self_train(committee, spec, dev_y, cfg, metrics["self_train"])
     if dev_texts:
         # Without self-training the members' dev probabilities are unchanged: pool them instead of scoring dev again.
-        p = pool(per, [weights[k] for k in names], combine) if len(names) > 1 and not cfg.self_train_rounds else committee.label(dev_texts).probs
-        metrics["dev"] = {"n": len(dev_y), "accuracy": float((p.argmax(1) == dev_y).mean()), "ece": expected_calibration_error(p, dev_y)}
+        p = (
+            pool(per, [weights[k] for k in names], combine)
+            if len(names) > 1 and not cfg.self_train_rounds
+            else committee.label(dev_texts).probs
+        )
+        metrics["dev"] = {
+            "n": len(dev_y),
+            "accuracy": float((p.argmax(1) == dev_y).mean()),
+            "ece": expected_calibration_error(p, dev_y),
+        }
     metrics["weights"], metrics["combine"] = weights, combine
     metrics["adapt_seconds"] = time.perf_counter() - t0
     committee.metrics = metrics

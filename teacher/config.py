@@ -68,37 +68,108 @@ class TeacherConfig:
     def validate(self) -> "TeacherConfig":
         """Raise :class:`TaskError` naming the first bad field, what it holds and the fix."""
         if self.mode not in MODES:
-            raise TaskError(f"mode one of {MODES}", repr(self.mode), "set TeacherConfig(mode='finetune') or another listed mode", where="TeacherConfig.mode")
+            raise TaskError(
+                f"mode one of {MODES}",
+                repr(self.mode),
+                "set TeacherConfig(mode='finetune') or another listed mode",
+                where="TeacherConfig.mode",
+            )
         if self.template is not None and "{text}" not in self.template:
-            raise TaskError("a template containing '{text}'", repr(self.template), "write the prompt with a {text} placeholder, e.g. '评论:{text}\\n总体评价:'", where="TeacherConfig.template")
+            raise TaskError(
+                "a template containing '{text}'",
+                repr(self.template),
+                "write the prompt with a {text} placeholder, e.g. '评论:{text}\\n总体评价:'",
+                where="TeacherConfig.template",
+            )
         if self.chat not in ("auto", "on", "off"):
-            raise TaskError("chat one of auto, on, off", repr(self.chat), "use 'auto' (chat prompts for instruct models)", where="TeacherConfig.chat")
+            raise TaskError(
+                "chat one of auto, on, off",
+                repr(self.chat),
+                "use 'auto' (chat prompts for instruct models)",
+                where="TeacherConfig.chat",
+            )
         if self.verbalizer not in ("auto", "first"):
-            raise TaskError("verbalizer one of auto, first", repr(self.verbalizer), "use 'auto' to pick label words on dev", where="TeacherConfig.verbalizer")
+            raise TaskError(
+                "verbalizer one of auto, first",
+                repr(self.verbalizer),
+                "use 'auto' to pick label words on dev",
+                where="TeacherConfig.verbalizer",
+            )
         if self.aggregate not in AGGREGATES:
-            raise TaskError(f"aggregate one of {AGGREGATES}", repr(self.aggregate), "use 'mean' (length-normalised) or 'sum'", where="TeacherConfig.aggregate")
+            raise TaskError(
+                f"aggregate one of {AGGREGATES}",
+                repr(self.aggregate),
+                "use 'mean' (length-normalised) or 'sum'",
+                where="TeacherConfig.aggregate",
+            )
         if self.multi_token not in MULTI_TOKEN:
-            raise TaskError(f"multi_token one of {MULTI_TOKEN}", repr(self.multi_token), "use 'auto'", where="TeacherConfig.multi_token")
+            raise TaskError(
+                f"multi_token one of {MULTI_TOKEN}",
+                repr(self.multi_token),
+                "use 'auto'",
+                where="TeacherConfig.multi_token",
+            )
         if self.calibration not in CALIBRATIONS:
-            raise TaskError(f"calibration one of {CALIBRATIONS}", repr(self.calibration), "use 'auto' to pick on dev", where="TeacherConfig.calibration")
-        for name in ("max_length", "batch_size", "eval_batch_size", "epochs", "self_train_pool", "self_train_per_label"):
+            raise TaskError(
+                f"calibration one of {CALIBRATIONS}",
+                repr(self.calibration),
+                "use 'auto' to pick on dev",
+                where="TeacherConfig.calibration",
+            )
+        for name in (
+            "max_length",
+            "batch_size",
+            "eval_batch_size",
+            "epochs",
+            "self_train_pool",
+            "self_train_per_label",
+        ):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
-                raise TaskError("a positive integer", f"{name}={v!r}", f"set {name} to 1 or more", where=f"TeacherConfig.{name}")
+                raise TaskError(
+                    "a positive integer", f"{name}={v!r}", f"set {name} to 1 or more", where=f"TeacherConfig.{name}"
+                )
         for name in ("icl_shots", "self_train_rounds"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0:
-                raise TaskError("an integer >= 0", f"{name}={v!r}", f"set {name} to 0 or more", where=f"TeacherConfig.{name}")
+                raise TaskError(
+                    "an integer >= 0", f"{name}={v!r}", f"set {name} to 0 or more", where=f"TeacherConfig.{name}"
+                )
         if not (0 < self.lr < 1):
-            raise TaskError("a learning rate between 0 and 1", repr(self.lr), "typical values are 1e-5 .. 1e-4", where="TeacherConfig.lr")
+            raise TaskError(
+                "a learning rate between 0 and 1",
+                repr(self.lr),
+                "typical values are 1e-5 .. 1e-4",
+                where="TeacherConfig.lr",
+            )
         if not (0 <= self.warmup_ratio < 1) or not (0 <= self.label_smoothing < 1):
-            raise TaskError("warmup_ratio and label_smoothing in [0, 1)", f"{self.warmup_ratio}, {self.label_smoothing}", "use e.g. 0.1 and 0.0", where="TeacherConfig")
+            raise TaskError(
+                "warmup_ratio and label_smoothing in [0, 1)",
+                f"{self.warmup_ratio}, {self.label_smoothing}",
+                "use e.g. 0.1 and 0.0",
+                where="TeacherConfig",
+            )
         if self.select_dev is not None and (not isinstance(self.select_dev, int) or self.select_dev < 1):
-            raise TaskError("None or a positive number of dev texts", repr(self.select_dev), "pass None to select on all of dev", where="TeacherConfig.select_dev")
+            raise TaskError(
+                "None or a positive number of dev texts",
+                repr(self.select_dev),
+                "pass None to select on all of dev",
+                where="TeacherConfig.select_dev",
+            )
         if self.train_layers is not None and (not isinstance(self.train_layers, int) or self.train_layers < 1):
-            raise TaskError("None or a positive number of top layers", repr(self.train_layers), "pass None to train every layer", where="TeacherConfig.train_layers")
+            raise TaskError(
+                "None or a positive number of top layers",
+                repr(self.train_layers),
+                "pass None to train every layer",
+                where="TeacherConfig.train_layers",
+            )
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise TaskError("dtype one of auto, float32, bfloat16, float16", repr(self.dtype), "use 'auto'", where="TeacherConfig.dtype")
+            raise TaskError(
+                "dtype one of auto, float32, bfloat16, float16",
+                repr(self.dtype),
+                "use 'auto'",
+                where="TeacherConfig.dtype",
+            )
         return self
 
     def to_dict(self) -> dict:
@@ -110,5 +181,10 @@ class TeacherConfig:
         known = {f.name for f in fields(cls)}
         extra = sorted(set(d) - known)
         if extra:
-            raise TaskError(f"TeacherConfig fields ({', '.join(sorted(known))})", f"unknown {extra}", "remove or rename these keys", where="teacher config")
+            raise TaskError(
+                f"TeacherConfig fields ({', '.join(sorted(known))})",
+                f"unknown {extra}",
+                "remove or rename these keys",
+                where="teacher config",
+            )
         return cls(**d).validate()

@@ -36,7 +36,9 @@ class EmbeddingTeacherConfig:
     """How the embedding teacher is built: the encoder, its prompt, the head and optional body tuning."""
 
     model: str = "embeddinggemma-300m"  # bundled name, sentence-transformers folder or HF id
-    prompt: str | None = "task: classification | query: "  # prepended to every text (EmbeddingGemma's Classification prompt)
+    prompt: str | None = (
+        "task: classification | query: "  # prepended to every text (EmbeddingGemma's Classification prompt)
+    )
     max_length: int = 128
     batch_size: int = 16
     C: float | None = None  # inverse L2 strength of the head; None = chosen on dev from C_GRID
@@ -52,11 +54,26 @@ class EmbeddingTeacherConfig:
         for name in ("max_length", "batch_size", "setfit_epochs"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
-                raise TaskError("a positive integer", f"{name}={v!r}", f"set {name} to 1 or more", where=f"EmbeddingTeacherConfig.{name}")
+                raise TaskError(
+                    "a positive integer",
+                    f"{name}={v!r}",
+                    f"set {name} to 1 or more",
+                    where=f"EmbeddingTeacherConfig.{name}",
+                )
         if not isinstance(self.setfit_iterations, int) or self.setfit_iterations < 0:
-            raise TaskError("an integer >= 0", f"setfit_iterations={self.setfit_iterations!r}", "use 0 for a frozen body or e.g. 20", where="EmbeddingTeacherConfig.setfit_iterations")
+            raise TaskError(
+                "an integer >= 0",
+                f"setfit_iterations={self.setfit_iterations!r}",
+                "use 0 for a frozen body or e.g. 20",
+                where="EmbeddingTeacherConfig.setfit_iterations",
+            )
         if self.C is not None and not self.C > 0:
-            raise TaskError("None or a positive number", repr(self.C), "leave C=None to choose it on dev", where="EmbeddingTeacherConfig.C")
+            raise TaskError(
+                "None or a positive number",
+                repr(self.C),
+                "leave C=None to choose it on dev",
+                where="EmbeddingTeacherConfig.C",
+            )
         return self
 
     def to_dict(self) -> dict:
@@ -67,7 +84,12 @@ class EmbeddingTeacherConfig:
         known = {f.name for f in fields(cls)}
         extra = sorted(set(d) - known)
         if extra:
-            raise TaskError(f"EmbeddingTeacherConfig fields ({', '.join(sorted(known))})", f"unknown {extra}", "remove or rename these keys", where="embedding teacher config")
+            raise TaskError(
+                f"EmbeddingTeacherConfig fields ({', '.join(sorted(known))})",
+                f"unknown {extra}",
+                "remove or rename these keys",
+                where="embedding teacher config",
+            )
         return cls(**d).validate()
 
 
@@ -92,7 +114,17 @@ def load_encoder(source: str, cfg: EmbeddingTeacherConfig):
 class EmbeddingTeacher:
     """Encoder + linear head; ``label(texts)`` gives calibrated probabilities like :class:`teacher.Teacher`."""
 
-    def __init__(self, encoder, config: EmbeddingTeacherConfig, labels: list[Label], *, coef=None, intercept=None, calibration: Calibration | None = None, metrics: dict | None = None):
+    def __init__(
+        self,
+        encoder,
+        config: EmbeddingTeacherConfig,
+        labels: list[Label],
+        *,
+        coef=None,
+        intercept=None,
+        calibration: Calibration | None = None,
+        metrics: dict | None = None,
+    ):
         self.encoder, self.config, self.labels = encoder, config, list(labels)
         self.coef = None if coef is None else np.asarray(coef, dtype=np.float64)
         self.intercept = None if intercept is None else np.asarray(intercept, dtype=np.float64)
@@ -106,14 +138,22 @@ class EmbeddingTeacher:
 
     @property
     def params(self) -> int:
-        return sum(p.numel() for p in self.encoder.parameters()) + (0 if self.coef is None else self.coef.size + self.intercept.size)
+        return sum(p.numel() for p in self.encoder.parameters()) + (
+            0 if self.coef is None else self.coef.size + self.intercept.size
+        )
 
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """(n, D) unit-norm embeddings; each distinct text is encoded once per teacher."""
         todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if todo:
             pre = self.config.prompt or ""
-            vecs = self.encoder.encode([pre + t for t in todo], batch_size=self.config.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress)
+            vecs = self.encoder.encode(
+                [pre + t for t in todo],
+                batch_size=self.config.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
             self._cache.update(zip(todo, vecs.astype(np.float32)))
         dim = getattr(self.encoder, "get_embedding_dimension", None) or self.encoder.get_sentence_embedding_dimension
         dim = dim()
@@ -122,7 +162,12 @@ class EmbeddingTeacher:
     def raw_scores(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Head logits (n, L) before calibration."""
         if self.coef is None:
-            raise TaskError("a fitted embedding teacher", "no head", "build it with teacher.embedding.adapt_embedding(spec)", where="EmbeddingTeacher")
+            raise TaskError(
+                "a fitted embedding teacher",
+                "no head",
+                "build it with teacher.embedding.adapt_embedding(spec)",
+                where="EmbeddingTeacher",
+            )
         return self.embed(list(texts), progress) @ self.coef.T + self.intercept
 
     def label(self, texts: list[str], batch_size: int | None = None, progress: bool | None = None):
@@ -130,9 +175,17 @@ class EmbeddingTeacher:
         from teacher.teacher import LabelResult
 
         show = self.config.progress if progress is None else progress
-        probs = self.calibration.apply(self.raw_scores(list(texts), progress=show and len(texts) > 64)) if len(texts) else np.zeros((0, len(self.labels)))
+        probs = (
+            self.calibration.apply(self.raw_scores(list(texts), progress=show and len(texts) > 64))
+            if len(texts)
+            else np.zeros((0, len(self.labels)))
+        )
         ids = self.label_ids
-        return LabelResult(probs=probs, labels=[ids[i] for i in probs.argmax(1)], confidence=probs.max(1) if len(probs) else np.zeros(0))
+        return LabelResult(
+            probs=probs,
+            labels=[ids[i] for i in probs.argmax(1)],
+            confidence=probs.max(1) if len(probs) else np.zeros(0),
+        )
 
     def save(self, directory: str | Path) -> Path:
         """``embedding-teacher.json`` (config, labels, head, calibration, metrics); ``body/`` when the body was tuned."""
@@ -144,28 +197,44 @@ class EmbeddingTeacher:
             self.encoder.save(str(tmp))
             shutil.rmtree(d / BODY, ignore_errors=True)
             tmp.rename(d / BODY)
-        atomic_write_json(d / META, {
-            "kind": "embedding",
-            "config": self.config.to_dict(),
-            "body": BODY if tuned else None,
-            "labels": [lab.to_dict() for lab in self.labels],
-            "coef": self.coef.tolist(),
-            "intercept": self.intercept.tolist(),
-            "calibration": self.calibration.to_dict(),
-            "metrics": self.metrics,
-        })
+        atomic_write_json(
+            d / META,
+            {
+                "kind": "embedding",
+                "config": self.config.to_dict(),
+                "body": BODY if tuned else None,
+                "labels": [lab.to_dict() for lab in self.labels],
+                "coef": self.coef.tolist(),
+                "intercept": self.intercept.tolist(),
+                "calibration": self.calibration.to_dict(),
+                "metrics": self.metrics,
+            },
+        )
         return d
 
     @classmethod
     def load(cls, directory: str | Path) -> "EmbeddingTeacher":
         d = Path(directory)
         if not (d / META).is_file():
-            raise TaskError(f"an embedding-teacher folder with {META}", f"no {META} in {d}", "pass the folder given to EmbeddingTeacher.save", where="EmbeddingTeacher.load")
+            raise TaskError(
+                f"an embedding-teacher folder with {META}",
+                f"no {META} in {d}",
+                "pass the folder given to EmbeddingTeacher.save",
+                where="EmbeddingTeacher.load",
+            )
         meta = json.loads((d / META).read_text(encoding="utf-8"))
         cfg = EmbeddingTeacherConfig.from_dict(meta["config"])
         encoder = load_encoder(str(d / meta["body"]) if meta.get("body") else cfg.model, cfg)
         labels = [Label.from_dict(x) for x in meta["labels"]]
-        return cls(encoder, cfg, labels, coef=meta["coef"], intercept=meta["intercept"], calibration=Calibration.from_dict(meta["calibration"]), metrics=meta.get("metrics"))
+        return cls(
+            encoder,
+            cfg,
+            labels,
+            coef=meta["coef"],
+            intercept=meta["intercept"],
+            calibration=Calibration.from_dict(meta["calibration"]),
+            metrics=meta.get("metrics"),
+        )
 
 
 def _tune_body(encoder, spec: TaskSpec, cfg: EmbeddingTeacherConfig):
@@ -177,8 +246,19 @@ def _tune_body(encoder, spec: TaskSpec, cfg: EmbeddingTeacherConfig):
     pre = cfg.prompt or ""
     # SetFit also fits its own head; ours is refitted on the tuned body with C chosen on dev.
     model = SetFitModel(model_body=encoder, model_head=LogisticRegression(max_iter=1000), labels=spec.label_ids)
-    train = Dataset.from_dict({"text": [pre + e.text for e in spec.gold], "label": [spec.label_index(e.label) for e in spec.gold]})
-    args = TrainingArguments(batch_size=cfg.batch_size, num_epochs=cfg.setfit_epochs, num_iterations=cfg.setfit_iterations, body_learning_rate=cfg.setfit_lr, seed=cfg.seed, report_to="none", max_length=cfg.max_length, show_progress_bar=cfg.progress)
+    train = Dataset.from_dict(
+        {"text": [pre + e.text for e in spec.gold], "label": [spec.label_index(e.label) for e in spec.gold]}
+    )
+    args = TrainingArguments(
+        batch_size=cfg.batch_size,
+        num_epochs=cfg.setfit_epochs,
+        num_iterations=cfg.setfit_iterations,
+        body_learning_rate=cfg.setfit_lr,
+        seed=cfg.seed,
+        report_to="none",
+        max_length=cfg.max_length,
+        show_progress_bar=cfg.progress,
+    )
     Trainer(model=model, args=args, train_dataset=train).train()
     return model.model_body
 
@@ -224,21 +304,34 @@ def fit_head(teacher: EmbeddingTeacher, spec: TaskSpec) -> dict:
         raw = xd @ teacher.coef.T + teacher.intercept
         teacher.calibration = fit_calibration(raw, yd, "temperature")
         probs = teacher.calibration.apply(raw)
-        out["dev"] = {"n": len(yd), "accuracy": float((probs.argmax(1) == yd).mean()), "ece": expected_calibration_error(probs, yd)}
+        out["dev"] = {
+            "n": len(yd),
+            "accuracy": float((probs.argmax(1) == yd).mean()),
+            "ece": expected_calibration_error(probs, yd),
+        }
     return out
 
 
-def adapt_embedding(spec: TaskSpec, config: EmbeddingTeacherConfig | None = None, out_dir: str | Path | None = None) -> EmbeddingTeacher:
+def adapt_embedding(
+    spec: TaskSpec, config: EmbeddingTeacherConfig | None = None, out_dir: str | Path | None = None
+) -> EmbeddingTeacher:
     """Fit the embedding teacher on ``spec.gold``; C and the temperature are chosen on ``spec.dev``."""
     cfg = (config or EmbeddingTeacherConfig()).validate()
     if not spec.gold:
-        raise TaskError("gold examples for the embedding teacher", "none", "add labeled examples", where="embedding teacher")
+        raise TaskError(
+            "gold examples for the embedding teacher", "none", "add labeled examples", where="embedding teacher"
+        )
     t0 = time.perf_counter()
     encoder = load_encoder(cfg.model, cfg)
     if cfg.setfit_iterations:
         encoder = _tune_body(encoder, spec, cfg)
     teacher = EmbeddingTeacher(encoder, cfg, spec.labels)
-    metrics = {"model": cfg.model, "kind": "embedding", "setfit_iterations": cfg.setfit_iterations, **fit_head(teacher, spec)}
+    metrics = {
+        "model": cfg.model,
+        "kind": "embedding",
+        "setfit_iterations": cfg.setfit_iterations,
+        **fit_head(teacher, spec),
+    }
     metrics["adapt_seconds"] = time.perf_counter() - t0
     teacher.metrics = metrics
     if out_dir is not None:

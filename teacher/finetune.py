@@ -44,7 +44,9 @@ def set_trainable(model, cfg: TeacherConfig) -> list[str]:
     return [n for n, p in model.named_parameters() if p.requires_grad]
 
 
-def _batched(scorer: VerbalizerScorer, lengths: list[int], score, batch_size: int, progress: bool = False, desc: str = "scoring") -> np.ndarray:
+def _batched(
+    scorer: VerbalizerScorer, lengths: list[int], score, batch_size: int, progress: bool = False, desc: str = "scoring"
+) -> np.ndarray:
     """(n, L) label scores: ``score(indices)`` on length-bucketed batches under inference mode."""
     out = np.zeros((len(lengths), len(scorer.label_seqs)), dtype=np.float64)
     was_training = scorer.model.training
@@ -56,14 +58,23 @@ def _batched(scorer: VerbalizerScorer, lengths: list[int], score, batch_size: in
     return out
 
 
-def score_rows(scorer: VerbalizerScorer, rows: list[list[int]], batch_size: int, progress: bool = False, desc: str = "scoring") -> np.ndarray:
+def score_rows(
+    scorer: VerbalizerScorer, rows: list[list[int]], batch_size: int, progress: bool = False, desc: str = "scoring"
+) -> np.ndarray:
     """(n, L) label scores for prompt rows, in length-bucketed batches under inference mode."""
-    return _batched(scorer, [len(r) for r in rows], lambda idx: scorer.scores([rows[i] for i in idx]), batch_size, progress, desc)
+    return _batched(
+        scorer, [len(r) for r in rows], lambda idx: scorer.scores([rows[i] for i in idx]), batch_size, progress, desc
+    )
 
 
 def _score_states(scorer: VerbalizerScorer, states: list[torch.Tensor], split: int, batch_size: int) -> np.ndarray:
     """:func:`score_rows` for prompts whose frozen lower layers already ran (``teacher.frozen``)."""
-    return _batched(scorer, [s.shape[0] for s in states], lambda idx: upper_scores(scorer, [states[i] for i in idx], split), batch_size)
+    return _batched(
+        scorer,
+        [s.shape[0] for s in states],
+        lambda idx: upper_scores(scorer, [states[i] for i in idx], split),
+        batch_size,
+    )
 
 
 def finetune(
@@ -96,23 +107,43 @@ def finetune(
     # Frozen embedding and lower layers: their output is computed once, steps run the top layers only.
     split = split_layer(scorer, cfg.train_layers, cfg.freeze_embeddings)
     train_states = lower_states(scorer, train_rows, split, cfg.eval_batch_size) if split is not None else None
-    dev_states = lower_states(scorer, dev_rows, split, cfg.eval_batch_size) if train_states is not None and dev_rows else None
+    dev_states = (
+        lower_states(scorer, dev_rows, split, cfg.eval_batch_size) if train_states is not None and dev_rows else None
+    )
     if train_states is None:
         split = None
     else:
-        log.info("cached the frozen layers' output for %d train and %d dev prompts in %.0f s", len(train_rows), len(dev_rows), time.perf_counter() - t0)
+        log.info(
+            "cached the frozen layers' output for %d train and %d dev prompts in %.0f s",
+            len(train_rows),
+            len(dev_rows),
+            time.perf_counter() - t0,
+        )
 
     def evaluate(step: int, train_loss: float | None) -> None:
         if not dev_rows:
             return
-        s = _score_states(scorer, dev_states, split, cfg.eval_batch_size) if dev_states is not None else score_rows(scorer, dev_rows, cfg.eval_batch_size)
+        s = (
+            _score_states(scorer, dev_states, split, cfg.eval_batch_size)
+            if dev_states is not None
+            else score_rows(scorer, dev_rows, cfg.eval_batch_size)
+        )
         acc = float((s.argmax(1) == dev_y_arr).mean())
         loss = nll(s, dev_y_arr)
         history.append({"step": step, "dev_accuracy": acc, "dev_nll": loss, "train_loss": train_loss})
-        log.info("step %d: dev accuracy %.3f, dev NLL %.3f, train loss %s (%.0f s)", step, acc, loss, train_loss, time.perf_counter() - t0)
+        log.info(
+            "step %d: dev accuracy %.3f, dev NLL %.3f, train loss %s (%.0f s)",
+            step,
+            acc,
+            loss,
+            train_loss,
+            time.perf_counter() - t0,
+        )
         key = (acc, -loss)
         if best["key"] is None or key > best["key"]:
-            best.update(key=key, step=step, state={n: p.detach().clone() for n, p in model.named_parameters() if n in names})
+            best.update(
+                key=key, step=step, state={n: p.detach().clone() for n, p in model.named_parameters() if n in names}
+            )
 
     evaluate(0, None)  # the unadapted prompt is a candidate too
     model.train()

@@ -70,7 +70,9 @@ def _padded(rows: list[torch.Tensor], dev) -> tuple[torch.Tensor, torch.Tensor, 
     return h.to(dev), mask.to(dev), pos.to(dev)
 
 
-def lower_states(scorer: VerbalizerScorer, rows: list[list[int]], split: int, batch_size: int) -> list[torch.Tensor] | None:
+def lower_states(
+    scorer: VerbalizerScorer, rows: list[list[int]], split: int, batch_size: int
+) -> list[torch.Tensor] | None:
     """Hidden states entering layer ``split`` for every prompt row (real tokens only), or None when too big."""
     hidden = _head(scorer.model).shape[1]
     if sum(len(r) for r in rows) * hidden > MAX_CACHED_FLOATS:
@@ -81,7 +83,9 @@ def lower_states(scorer: VerbalizerScorer, rows: list[list[int]], split: int, ba
     was_training = model.training
     model.eval()
     with _only_layers(model, range(split)) as layers, torch.inference_mode():
-        hook = layers[split - 1].register_forward_hook(lambda _m, _i, o: captured.append(o[0] if isinstance(o, tuple) else o))
+        hook = layers[split - 1].register_forward_hook(
+            lambda _m, _i, o: captured.append(o[0] if isinstance(o, tuple) else o)
+        )
         try:
             for idx in length_batches([len(r) for r in rows], batch_size):
                 ids, mask = left_pad([rows[i] for i in idx], scorer.pad_id)
@@ -89,7 +93,9 @@ def lower_states(scorer: VerbalizerScorer, rows: list[list[int]], split: int, ba
                 pos = (mask.cumsum(-1) - 1).clamp(min=0)
                 captured.clear()
                 dev = scorer.device
-                _base(model)(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev), use_cache=False)
+                _base(model)(
+                    input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev), use_cache=False
+                )
                 h = captured[-1]
                 for j, i in enumerate(idx):
                     out[i] = h[j, width - len(rows[i]) :]

@@ -59,8 +59,15 @@ class PromptBuilder:
     def __post_init__(self):
         if self.chat:
             if self.demos:
-                raise TaskError("zero-shot or fine-tuned prompts with a chat model", "in-context demonstrations", "use mode='zero-shot' or 'finetune' with chat models", where="TeacherConfig.mode")
-            msgs = ([{"role": "system", "content": self.system}] if self.system else []) + [{"role": "user", "content": self.template.replace("{text}", _SENTINEL, 1)}]
+                raise TaskError(
+                    "zero-shot or fine-tuned prompts with a chat model",
+                    "in-context demonstrations",
+                    "use mode='zero-shot' or 'finetune' with chat models",
+                    where="TeacherConfig.mode",
+                )
+            msgs = ([{"role": "system", "content": self.system}] if self.system else []) + [
+                {"role": "user", "content": self.template.replace("{text}", _SENTINEL, 1)}
+            ]
             rendered = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
             self.head, self.tail = rendered.split(_SENTINEL, 1)
         else:
@@ -86,9 +93,18 @@ class PromptBuilder:
         # Tokenize in context: some tokenizers merge the word with the tail (spaces, punctuation).
         tail_ids = self._encode(self.tail)
         both = self._encode(self.tail + (" " if self.tail.endswith(":") and word.isascii() else "") + word)
-        ids = both[len(tail_ids):] if both[: len(tail_ids)] == tail_ids and len(both) > len(tail_ids) else self._encode(word)
+        ids = (
+            both[len(tail_ids) :]
+            if both[: len(tail_ids)] == tail_ids and len(both) > len(tail_ids)
+            else self._encode(word)
+        )
         if not ids:
-            raise TaskError("a verbalizer word the tokenizer can encode", f"{word!r} for label {label.id!r} gives no tokens", "set Label.verbalizer to a non-empty word", where="verbalizer")
+            raise TaskError(
+                "a verbalizer word the tokenizer can encode",
+                f"{word!r} for label {label.id!r} gives no tokens",
+                "set Label.verbalizer to a non-empty word",
+                where="verbalizer",
+            )
         return ids
 
     def _demo_ids(self) -> list[int]:
@@ -113,7 +129,9 @@ class PromptBuilder:
         return ["N/A", "", "[MASK]"]
 
 
-def pick_demonstrations(gold: list[Example], labels: list[Label], per_label: int, seed: int) -> tuple[tuple[str, str], ...]:
+def pick_demonstrations(
+    gold: list[Example], labels: list[Label], per_label: int, seed: int
+) -> tuple[tuple[str, str], ...]:
     """``per_label`` gold examples of every label, shortest-first within a label, in a seeded random order."""
     rng = random.Random(seed)
     demos = []

@@ -34,7 +34,10 @@ def _softcap(model, logits: torch.Tensor) -> torch.Tensor:
 def _log_normaliser(model, h: torch.Tensor) -> torch.Tensor:
     """log sum_v exp(logit_v) for each row of ``h`` (N, H), in row chunks to bound memory."""
     w = _head(model)
-    out = [torch.logsumexp(_softcap(model, h[i : i + _VOCAB_CHUNK] @ w.T).float(), dim=-1) for i in range(0, h.shape[0], _VOCAB_CHUNK)]
+    out = [
+        torch.logsumexp(_softcap(model, h[i : i + _VOCAB_CHUNK] @ w.T).float(), dim=-1)
+        for i in range(0, h.shape[0], _VOCAB_CHUNK)
+    ]
     return torch.cat(out) if out else h.new_zeros(0, dtype=torch.float32)
 
 
@@ -53,7 +56,9 @@ class VerbalizerScorer:
     then learns the task on this head.
     """
 
-    def __init__(self, model, label_seqs: list[list[int]], pad_id: int, aggregate: str = "mean", multi_token: str = "sequence"):
+    def __init__(
+        self, model, label_seqs: list[list[int]], pad_id: int, aggregate: str = "mean", multi_token: str = "sequence"
+    ):
         self.model = model
         self.label_seqs = [list(s) for s in label_seqs]
         self.pad_id = pad_id
@@ -103,7 +108,13 @@ class VerbalizerScorer:
         # Explicit positions: padding must not shift the rotary positions of real tokens.
         pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, plen:]
         need_cache = bool(self.multi)
-        out = _base(self.model)(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=past, use_cache=need_cache or past is not None)
+        out = _base(self.model)(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=pos,
+            past_key_values=past,
+            use_cache=need_cache or past is not None,
+        )
         h = out.last_hidden_state[:, -1]
         first = self.label_logits(h)
         if not self.multi:
@@ -133,7 +144,9 @@ class VerbalizerScorer:
         inp, tgt, valid = inp.repeat(batch, 1).to(dev), tgt.repeat(batch, 1).to(dev), valid.repeat(batch, 1).to(dev)
         full_mask = torch.cat([mask.repeat_interleave(m, dim=0), torch.ones_like(inp)], dim=1)
         pos = last_pos.repeat_interleave(m)[:, None] + 1 + torch.arange(k, device=dev)[None, :]
-        out = _base(self.model)(input_ids=inp, attention_mask=full_mask, position_ids=pos, past_key_values=cache, use_cache=True)
+        out = _base(self.model)(
+            input_ids=inp, attention_mask=full_mask, position_ids=pos, past_key_values=cache, use_cache=True
+        )
         h = out.last_hidden_state.reshape(batch * m * k, -1)
         w = _head(self.model)
         picked = _softcap(self.model, (h * w[tgt.reshape(-1)]).sum(-1)).float()

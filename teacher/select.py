@@ -40,7 +40,9 @@ def select_questions(
     """
     probs = np.asarray(probs)
     if probs.ndim != 2 or len(probs) != len(texts):
-        raise ValueError(f"expected probs of shape (len(texts), labels) = ({len(texts)}, L); found {probs.shape}. Fix: pass LabelResult.probs for the same texts")
+        raise ValueError(
+            f"expected probs of shape (len(texts), labels) = ({len(texts)}, L); found {probs.shape}. Fix: pass LabelResult.probs for the same texts"
+        )
     if k <= 0 or len(texts) == 0:
         return []
     # Stable sort: ties keep pool order, so the choice is deterministic.

@@ -89,15 +89,42 @@ def multi_token_mode(cfg: TeacherConfig, label_seqs: list[list[int]]) -> str:
 class Teacher:
     """An adapted causal LM that labels texts. Build one with :func:`adapt` or :meth:`Teacher.load`."""
 
-    def __init__(self, model, tokenizer, config: TeacherConfig, labels: list[Label], language: str, *, template: str, demos=(), calibration: Calibration | None = None, metrics: dict | None = None, trained: list[str] | None = None, chat: bool = False, system: str | None = None):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        config: TeacherConfig,
+        labels: list[Label],
+        language: str,
+        *,
+        template: str,
+        demos=(),
+        calibration: Calibration | None = None,
+        metrics: dict | None = None,
+        trained: list[str] | None = None,
+        chat: bool = False,
+        system: str | None = None,
+    ):
         from teacher.scoring import VerbalizerScorer
 
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.labels, self.language, self.template = list(labels), language, template
         self.chat, self.system = chat, system
-        self.builder = PromptBuilder(tokenizer, template, self.labels, max_length=config.max_length, demos=tuple(tuple(d) for d in demos), chat=chat, system=system)
+        self.builder = PromptBuilder(
+            tokenizer,
+            template,
+            self.labels,
+            max_length=config.max_length,
+            demos=tuple(tuple(d) for d in demos),
+            chat=chat,
+            system=system,
+        )
         self.scorer = VerbalizerScorer(
-            model, self.builder.label_token_ids, pad_id=tokenizer.pad_token_id, aggregate=config.aggregate, multi_token=multi_token_mode(config, self.builder.label_token_ids)
+            model,
+            self.builder.label_token_ids,
+            pad_id=tokenizer.pad_token_id,
+            aggregate=config.aggregate,
+            multi_token=multi_token_mode(config, self.builder.label_token_ids),
         )
         # A long shared prefix (demonstrations) is run once and reused from its KV cache.
         self._cached_prefix = len(self.builder.prefix_ids) > 1
@@ -126,14 +153,28 @@ class Teacher:
 
         if not texts:
             return np.zeros((0, len(self.labels)))
-        return score_rows(self.scorer, self.rows(list(texts)), batch_size or self.config.eval_batch_size, progress=progress, desc="teacher labeling")
+        return score_rows(
+            self.scorer,
+            self.rows(list(texts)),
+            batch_size or self.config.eval_batch_size,
+            progress=progress,
+            desc="teacher labeling",
+        )
 
     def label(self, texts: list[str], batch_size: int | None = None, progress: bool | None = None) -> LabelResult:
         """Calibrated label probabilities, predicted label ids and confidences for ``texts``."""
         show = self.config.progress if progress is None else progress
-        probs = self.calibration.apply(self.raw_scores(texts, batch_size, progress=show and len(texts) > (batch_size or self.config.eval_batch_size)))
+        probs = self.calibration.apply(
+            self.raw_scores(
+                texts, batch_size, progress=show and len(texts) > (batch_size or self.config.eval_batch_size)
+            )
+        )
         ids = self.label_ids
-        return LabelResult(probs=probs, labels=[ids[i] for i in probs.argmax(1)], confidence=probs.max(1) if len(probs) else np.zeros(0))
+        return LabelResult(
+            probs=probs,
+            labels=[ids[i] for i in probs.argmax(1)],
+            confidence=probs.max(1) if len(probs) else np.zeros(0),
+        )
 
     # -- persistence ------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -141,7 +182,9 @@ class Teacher:
         from safetensors.torch import save
 
         d = Path(directory)
-        state = {n: p.detach().to("cpu").contiguous() for n, p in self.model.named_parameters() if n in set(self.trained)}
+        state = {
+            n: p.detach().to("cpu").contiguous() for n, p in self.model.named_parameters() if n in set(self.trained)
+        }
         atomic_write_bytes(d / WEIGHTS, save(state, metadata={"format": "pt"}))
         meta = {
             "config": self.config.to_dict(),
@@ -167,7 +210,12 @@ class Teacher:
 
         d = Path(directory)
         if not (d / META).is_file():
-            raise TaskError(f"a teacher folder with {META} and {WEIGHTS}", f"no {META} in {d}", "pass the folder given to Teacher.save or adapt(out_dir=...)", where="Teacher.load")
+            raise TaskError(
+                f"a teacher folder with {META} and {WEIGHTS}",
+                f"no {META} in {d}",
+                "pass the folder given to Teacher.save or adapt(out_dir=...)",
+                where="Teacher.load",
+            )
         meta = json.loads((d / META).read_text(encoding="utf-8"))
         cfg = TeacherConfig.from_dict(meta["config"])
         _, model, tok = _load_model(cfg, meta["language"])
@@ -178,18 +226,43 @@ class Teacher:
                 for n, t in state.items():
                     params[n].copy_(t.to(params[n].dtype))
         labels = [Label.from_dict(x) for x in meta["labels"]]
-        return cls(model, tok, cfg, labels, meta["language"], template=meta["template"], demos=meta["demos"], calibration=Calibration.from_dict(meta["calibration"]), metrics=meta.get("metrics"), trained=meta.get("trained"), chat=bool(meta.get("chat")), system=meta.get("system"))
+        return cls(
+            model,
+            tok,
+            cfg,
+            labels,
+            meta["language"],
+            template=meta["template"],
+            demos=meta["demos"],
+            calibration=Calibration.from_dict(meta["calibration"]),
+            metrics=meta.get("metrics"),
+            trained=meta.get("trained"),
+            chat=bool(meta.get("chat")),
+            system=meta.get("system"),
+        )
 
 
 def _check(spec: TaskSpec, cfg: TeacherConfig) -> None:
     if len(spec.labels) < 2:
-        raise TaskError("a task with at least 2 labels", f"{len(spec.labels)}", "add labels to the task", where="teacher")
+        raise TaskError(
+            "a task with at least 2 labels", f"{len(spec.labels)}", "add labels to the task", where="teacher"
+        )
     if cfg.mode in ("icl", "finetune") and not spec.gold:
-        raise TaskError(f"gold examples for mode={cfg.mode!r}", "none", "add labeled examples or use mode='zero-shot'", where="teacher")
+        raise TaskError(
+            f"gold examples for mode={cfg.mode!r}",
+            "none",
+            "add labeled examples or use mode='zero-shot'",
+            where="teacher",
+        )
     known = set(spec.label_ids)
     bad = [e.label for e in spec.gold + spec.dev if e.label not in known]
     if bad:
-        raise TaskError(f"gold/dev labels in {sorted(known)}", f"{sorted(set(map(str, bad)))}", "fix the labels or the label set", where="teacher")
+        raise TaskError(
+            f"gold/dev labels in {sorted(known)}",
+            f"{sorted(set(map(str, bad)))}",
+            "fix the labels or the label set",
+            where="teacher",
+        )
 
 
 def adapt(spec: TaskSpec, config: TeacherConfig | None = None, out_dir: str | Path | None = None) -> Teacher:
@@ -206,15 +279,26 @@ def adapt(spec: TaskSpec, config: TeacherConfig | None = None, out_dir: str | Pa
     name, model, tok = _load_model(cfg, spec.language)
     chat = uses_chat(cfg, name, tok)
     if chat and cfg.mode == "icl":
-        raise TaskError("mode 'zero-shot' or 'finetune' for a chat model", "mode='icl'", "use mode='zero-shot' or 'finetune', or chat='off'", where="TeacherConfig.mode")
+        raise TaskError(
+            "mode 'zero-shot' or 'finetune' for a chat model",
+            "mode='icl'",
+            "use mode='zero-shot' or 'finetune', or chat='off'",
+            where="TeacherConfig.mode",
+        )
     system = (cfg.system or DEFAULT_SYSTEM.get(spec.language, DEFAULT_SYSTEM["en"])) if chat else None
-    demos = pick_demonstrations(spec.gold, spec.labels, cfg.icl_shots, cfg.seed) if cfg.mode == "icl" and cfg.icl_shots else ()
+    demos = (
+        pick_demonstrations(spec.gold, spec.labels, cfg.icl_shots, cfg.seed)
+        if cfg.mode == "icl" and cfg.icl_shots
+        else ()
+    )
     index = {lid: i for i, lid in enumerate(spec.label_ids)}
     dev_texts, dev_y = [e.text for e in spec.dev], [index[e.label] for e in spec.dev]
     metrics: dict = {"model": name, "mode": cfg.mode, "chat": chat}
 
     def build(labels: list[Label]) -> Teacher:
-        template = fill_prompt(cfg.template or default_template(spec.language, chat), labels, spec.language, cfg.text_name)
+        template = fill_prompt(
+            cfg.template or default_template(spec.language, chat), labels, spec.language, cfg.text_name
+        )
         return Teacher(model, tok, cfg, labels, spec.language, template=template, demos=demos, chat=chat, system=system)
 
     sets = verbalizer_sets(spec.labels) if cfg.verbalizer == "auto" and dev_texts else [list(spec.labels)]
@@ -225,7 +309,9 @@ def adapt(spec: TaskSpec, config: TeacherConfig | None = None, out_dir: str | Pa
             cand = build(labels)
             acc = float((cand.raw_scores(dev_texts).argmax(1) == np.asarray(dev_y)).mean())
             scored.append((acc, labels))
-        metrics["verbalizer_choice"] = [{"words": [lab.words()[0] for lab in labels], "dev_accuracy": acc} for acc, labels in scored]
+        metrics["verbalizer_choice"] = [
+            {"words": [lab.words()[0] for lab in labels], "dev_accuracy": acc} for acc, labels in scored
+        ]
         best = max(range(len(scored)), key=lambda i: (scored[i][0], -i))
         teacher = build(scored[best][1])
     else:
@@ -234,7 +320,9 @@ def adapt(spec: TaskSpec, config: TeacherConfig | None = None, out_dir: str | Pa
     if cfg.mode == "finetune":
         gold_texts, gold_y = [e.text for e in spec.gold], [index[e.label] for e in spec.gold]
         names = set(set_trainable(model, cfg))
-        initial = {n: p.detach().clone() for n, p in model.named_parameters() if n in names} if cfg.self_train_rounds else {}
+        initial = (
+            {n: p.detach().clone() for n, p in model.named_parameters() if n in names} if cfg.self_train_rounds else {}
+        )
         sel = selection_sample(dev_y, cfg.select_dev, cfg.seed)
         sel_rows, sel_y = teacher.rows([dev_texts[i] for i in sel]), [dev_y[i] for i in sel]
         report = finetune(teacher.scorer, teacher.rows(gold_texts), gold_y, sel_rows, sel_y, cfg)
@@ -243,7 +331,9 @@ def adapt(spec: TaskSpec, config: TeacherConfig | None = None, out_dir: str | Pa
         for r in range(cfg.self_train_rounds):
             pseudo_texts, pseudo_y = _pseudo_labels(teacher, spec, cfg, seed=cfg.seed + r)
             _restore(model, initial)
-            report = finetune(teacher.scorer, teacher.rows(gold_texts + pseudo_texts), gold_y + pseudo_y, sel_rows, sel_y, cfg)
+            report = finetune(
+                teacher.scorer, teacher.rows(gold_texts + pseudo_texts), gold_y + pseudo_y, sel_rows, sel_y, cfg
+            )
             report["pseudo_labeled"] = len(pseudo_texts)
             rounds.append(report)
         teacher.trained = report["trained"]
@@ -275,7 +365,10 @@ def verbalizer_sets(labels: list[Label]) -> list[list[Label]]:
     out: dict[tuple[str, ...], list[Label]] = {}
     for k in range(n):
         chosen = tuple(lab.words()[min(k, len(lab.words()) - 1)] for lab in labels)
-        out.setdefault(chosen, [replace(lab, verbalizer=(w,) + tuple(x for x in lab.words() if x != w)) for lab, w in zip(labels, chosen)])
+        out.setdefault(
+            chosen,
+            [replace(lab, verbalizer=(w,) + tuple(x for x in lab.words() if x != w)) for lab, w in zip(labels, chosen)],
+        )
     return list(out.values())
 
 
@@ -288,7 +381,7 @@ def selection_sample(y: list[int], cap: int | None, seed: int) -> list[int]:
     for i, k in enumerate(y):
         by_label.setdefault(k, []).append(i)
     chosen = []
-    for k, idx in sorted(by_label.items()):
+    for _, idx in sorted(by_label.items()):
         rng.shuffle(idx)
         chosen += idx[: max(1, round(cap * len(idx) / len(y)))]
     return sorted(chosen)

@@ -35,4 +35,6 @@ def eprstmt_small(eprstmt_spec):
     """EPRSTMT with capped dev/test/pool: quick enough for integration tests on 2 cores."""
     from dataclasses import replace
 
-    return replace(eprstmt_spec, dev=eprstmt_spec.dev[:16], test=eprstmt_spec.test[:40], unlabeled=eprstmt_spec.unlabeled[:60])
+    return replace(
+        eprstmt_spec, dev=eprstmt_spec.dev[:16], test=eprstmt_spec.test[:40], unlabeled=eprstmt_spec.unlabeled[:60]
+    )

@@ -38,7 +38,10 @@ def task_picker(ws: Workspace, *, where=None) -> str | None:
     where = where or st
     tasks = ws.list_tasks()
     if not tasks:
-        where.info("No tasks yet. Create one on the **Tasks** page (upload a file or pick a bundled sample).", icon=":material/info:")
+        where.info(
+            "No tasks yet. Create one on the **Tasks** page (upload a file or pick a bundled sample).",
+            icon=":material/info:",
+        )
         return None
     # A ?task= link opens that task; after that the picker (and the session) decide.
     current = st.session_state.get(TASK_KEY) or st.query_params.get("task")

@@ -25,8 +25,16 @@ class Sample:
 
 
 SAMPLES = {
-    "eprstmt": Sample("eprstmt", "EPRSTMT — e-commerce review sentiment (Chinese, 2 classes)", "32 gold reviews (16 positive, 16 negative), 32 dev, 610 test, 19,565 unlabeled."),
-    "tnews": Sample("tnews", "TNEWS — news headline topics (Chinese, 15 classes)", "240 gold headlines (16 per topic), 240 dev, 2,010 test, 20,000 unlabeled."),
+    "eprstmt": Sample(
+        "eprstmt",
+        "EPRSTMT — e-commerce review sentiment (Chinese, 2 classes)",
+        "32 gold reviews (16 positive, 16 negative), 32 dev, 610 test, 19,565 unlabeled.",
+    ),
+    "tnews": Sample(
+        "tnews",
+        "TNEWS — news headline topics (Chinese, 15 classes)",
+        "240 gold headlines (16 per topic), 240 dev, 2,010 test, 20,000 unlabeled.",
+    ),
 }
 
 
@@ -44,4 +52,12 @@ def sample_files(key: str, split: int = 0, with_pool: bool = True) -> dict[str, 
 def create_sample(ws: Workspace, key: str, name: str, split: int = 0, with_pool: bool = True) -> TaskSpec:
     """Create task ``name`` from sample ``key`` (FewCLUE format) in ``ws``."""
     files = sample_files(key, split, with_pool)
-    return create_task(name, files["train"], dev=files.get("dev"), test=files.get("test"), unlabeled=files.get("unlabeled"), fmt="fewclue", workspace=ws)
+    return create_task(
+        name,
+        files["train"],
+        dev=files.get("dev"),
+        test=files.get("test"),
+        unlabeled=files.get("unlabeled"),
+        fmt="fewclue",
+        workspace=ws,
+    )

@@ -57,7 +57,12 @@ def file_format(filename: str) -> str:
     """``csv`` or ``jsonl`` from the upload's extension (the uploader only accepts these)."""
     ext = Path(filename).suffix.lower()
     if ext not in EXTENSIONS:
-        raise TaskError("a .csv, .tsv, .jsonl or .json file", repr(filename), "save the data as CSV with a header row, or as JSON lines", where=filename)
+        raise TaskError(
+            "a .csv, .tsv, .jsonl or .json file",
+            repr(filename),
+            "save the data as CSV with a header row, or as JSON lines",
+            where=filename,
+        )
     return EXTENSIONS[ext]
 
 
@@ -113,7 +118,16 @@ def guess(cols: list[str], names: tuple[str, ...]) -> str | None:
     return next((low[n] for n in names if n in low), None)
 
 
-def _config(name: str, paths: dict[str, Path], fmt: str, text_field: str, label_field: str, language: str | None, text_name: str | None = None, prompt: str | None = None) -> IntakeConfig:
+def _config(
+    name: str,
+    paths: dict[str, Path],
+    fmt: str,
+    text_field: str,
+    label_field: str,
+    language: str | None,
+    text_name: str | None = None,
+    prompt: str | None = None,
+) -> IntakeConfig:
     return IntakeConfig(
         name=name,
         fmt=fmt,
@@ -147,7 +161,11 @@ def check_uploads(
     except TaskError as e:
         out.errors.append(e)
     if "train" not in uploads:
-        out.errors.append(TaskError("a file of labeled gold examples", "no file", "upload the gold examples first", where="gold examples"))
+        out.errors.append(
+            TaskError(
+                "a file of labeled gold examples", "no file", "upload the gold examples first", where="gold examples"
+            )
+        )
         return out, {}
     paths: dict[str, Path] = {}
     fmts = set()
@@ -163,7 +181,14 @@ def check_uploads(
     if out.errors:
         return out, paths
     if len(fmts) > 1:
-        out.errors.append(TaskError("all files in one format", f"{sorted(fmts)}", "upload every file as CSV, or every file as JSON lines", where="files"))
+        out.errors.append(
+            TaskError(
+                "all files in one format",
+                f"{sorted(fmts)}",
+                "upload every file as CSV, or every file as JSON lines",
+                where="files",
+            )
+        )
         return out, paths
     try:
         out.spec = build_spec(_config(name, paths, fmts.pop(), text_field, label_field, language, text_name, prompt))
@@ -172,7 +197,16 @@ def check_uploads(
     return out, paths
 
 
-def create_from_uploads(ws: Workspace, name: str, paths: dict[str, Path], text_field: str, label_field: str, language: str | None, text_name: str | None = None, prompt: str | None = None) -> TaskSpec:
+def create_from_uploads(
+    ws: Workspace,
+    name: str,
+    paths: dict[str, Path],
+    text_field: str,
+    label_field: str,
+    language: str | None,
+    text_name: str | None = None,
+    prompt: str | None = None,
+) -> TaskSpec:
     """Store the task through :func:`factory.intake.create_task`, exactly as the CLI does."""
     fmt = file_format(paths["train"].name)
     return create_task(

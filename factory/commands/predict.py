@@ -19,10 +19,16 @@ def _fail(err, as_json: bool):
 def predict(
     artifact: str = typer.Argument(..., help="student zip (or unpacked folder) made by export"),
     text: Optional[list[str]] = typer.Option(None, "--text", help="a text to classify; repeat for several"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object with the predictions (or the file run's report)"),
+    as_json: bool = typer.Option(
+        False, "--json", help="print one JSON object with the predictions (or the file run's report)"
+    ),
     backend: str = typer.Option("auto", "--backend", help="auto (the artifact's ONNX file) | onnx | torch"),
-    input_file: Optional[str] = typer.Option(None, "--input", help="classify every row of a CSV, JSONL or text file (one text a line)"),
-    output: Optional[str] = typer.Option(None, "--output", help="where --input's results go: .jsonl or .csv (default: INPUT.predictions.jsonl)"),
+    input_file: Optional[str] = typer.Option(
+        None, "--input", help="classify every row of a CSV, JSONL or text file (one text a line)"
+    ),
+    output: Optional[str] = typer.Option(
+        None, "--output", help="where --input's results go: .jsonl or .csv (default: INPUT.predictions.jsonl)"
+    ),
     text_column: str = typer.Option("text", "--text-column", help="the CSV column / JSON field holding the text"),
     fmt: str = typer.Option("auto", "--format", help="auto (by suffix) | csv | jsonl | txt"),
     on_error: str = typer.Option("skip", "--on-error", help="a bad row: skip (reported with its line) | stop"),
@@ -42,7 +48,16 @@ def predict(
             from student.batch import predict_file
 
             out = Path(output) if output else Path(input_file).with_name(Path(input_file).name + ".predictions.jsonl")
-            report = predict_file(clf, input_file, out, fmt=fmt, text_column=text_column, batch_size=batch_size, on_error=on_error, progress=not as_json)
+            report = predict_file(
+                clf,
+                input_file,
+                out,
+                fmt=fmt,
+                text_column=text_column,
+                batch_size=batch_size,
+                on_error=on_error,
+                progress=not as_json,
+            )
     except FactoryError as err:
         _fail(err, as_json)
     if input_file:
@@ -56,7 +71,9 @@ def predict(
         return
     preds = clf.predict(list(text))
     if as_json:
-        typer.echo(json.dumps({"ok": True, "predictions": [{"text": t, **p} for t, p in zip(text, preds)]}, ensure_ascii=False))
+        typer.echo(
+            json.dumps({"ok": True, "predictions": [{"text": t, **p} for t, p in zip(text, preds)]}, ensure_ascii=False)
+        )
         return
     for t, p in zip(text, preds):
         typer.echo(f"{p['label']}\t{p['score']:.3f}\t{t}")

@@ -10,7 +10,9 @@ import typer
 
 from factory.errors import FactoryError
 
-WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="workspace root (default: $FACTORY_HOME or the user data dir)")
+WorkspaceOpt = typer.Option(
+    None, "--workspace", "-w", help="workspace root (default: $FACTORY_HOME or the user data dir)"
+)
 DEMO_TASK = "eprstmt-demo"
 
 
@@ -50,14 +52,18 @@ def _run_production(ws, task: str, cfg: dict, resume: bool) -> dict:
 def _report(out: dict) -> None:
     m = out.get("metrics") or {}
     acc = m.get("accuracy")
-    typer.echo(f"published {out['version']}" + (f" (test accuracy {100 * acc:.1f}%)" if isinstance(acc, (int, float)) else ""))
+    typer.echo(
+        f"published {out['version']}" + (f" (test accuracy {100 * acc:.1f}%)" if isinstance(acc, (int, float)) else "")
+    )
     q = out.get("questions") or {}
     typer.echo(f"questions queued in Label Studio: {q.get('pushed', 0)} new, {q.get('skipped', 0)} already there")
     typer.echo(f"downloadable artifact: {out['zip']}")
     secs = out.get("stage_seconds") or {}
     if secs:
         # Where the time went, stage by stage (teacher and generator run side by side in the production flow).
-        typer.echo("stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(secs.items(), key=lambda kv: -kv[1])))
+        typer.echo(
+            "stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(secs.items(), key=lambda kv: -kv[1]))
+        )
 
 
 def run(
@@ -66,8 +72,14 @@ def run(
     tiny: bool = typer.Option(False, "--tiny", help="tiny budgets (1 epoch, small pool): a smoke run in minutes"),
     fresh: bool = typer.Option(False, "--fresh", help="start a new run even if the last one did not finish"),
     workspace: Optional[str] = WorkspaceOpt,
-    student_budget: Optional[str] = typer.Option(None, "--student-budget", help="student kinds to train: fastest (static), balanced (static + small; default), accurate (+ base)"),
-    max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="publish the most accurate student at or under this batch-1 CPU latency"),
+    student_budget: Optional[str] = typer.Option(
+        None,
+        "--student-budget",
+        help="student kinds to train: fastest (static), balanced (static + small; default), accurate (+ base)",
+    ),
+    max_latency_ms: Optional[float] = typer.Option(
+        None, "--max-latency-ms", help="publish the most accurate student at or under this batch-1 CPU latency"
+    ),
 ):
     """Run the production flow for TASK (resumes an unfinished run); prints the artifact path."""
     from pipelines.config import PipelineConfig
@@ -76,7 +88,13 @@ def run(
     try:
         cfg = _config(config, tiny)
         # isinstance, not "is not None": called as a plain function, an unset option is still its typer.Option default.
-        cfg.update({k: v for k, v in (("budget", student_budget), ("max_latency_ms", max_latency_ms)) if isinstance(v, (str, int, float))})
+        cfg.update(
+            {
+                k: v
+                for k, v in (("budget", student_budget), ("max_latency_ms", max_latency_ms))
+                if isinstance(v, (str, int, float))
+            }
+        )
         cfg = PipelineConfig.from_dict(cfg).to_dict()
         from student.ladder import kinds_for
 
@@ -84,7 +102,7 @@ def run(
         out = _run_production(ws, task, cfg, resume=not fresh)
     except FactoryError as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     _report(out)
 
 
@@ -105,9 +123,11 @@ def up(
         services.up(ws, ui=not no_ui, serve=not no_serve, config=cfg, sync_interval=sync_interval)
     except (FactoryError, RuntimeError, TimeoutError) as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     _print_status(services.status(ws))
-    typer.echo(f"state file: {ws.services_dir() / 'state.json'}; Label Studio login in {ws.services_dir() / 'labelstudio' / 'credentials.json'} (0600)")
+    typer.echo(
+        f"state file: {ws.services_dir() / 'state.json'}; Label Studio login in {ws.services_dir() / 'labelstudio' / 'credentials.json'} (0600)"
+    )
 
 
 def down(workspace: Optional[str] = WorkspaceOpt):
@@ -122,7 +142,9 @@ def _print_status(st: dict) -> None:
     if not st:
         typer.echo("no services recorded (run `factory up`)")
     for name, s in st.items():
-        typer.echo(f"{name:12s} {'running' if s['running'] else 'stopped':8s} {s['url']}  pid {s['pid']}  log {s['log']}")
+        typer.echo(
+            f"{name:12s} {'running' if s['running'] else 'stopped':8s} {s['url']}  pid {s['pid']}  log {s['log']}"
+        )
 
 
 def status(as_json: bool = typer.Option(False, "--json", help="print JSON"), workspace: Optional[str] = WorkspaceOpt):

@@ -36,7 +36,9 @@ def _job(tmp: Path, name: str, per_device_batch: int):
     spec = load_benchmark_task("sst2", split=0, shots=32)
     # No dev set: both runs keep their last epoch, so model selection cannot differ between them.
     spec = replace(spec, dev=[], unlabeled=[])
-    cfg = DistillConfig(student="all-minilm-l6-v2", epochs=4, batch_size=per_device_batch, max_length=48, lr=3e-4, patience=4, seed=0)
+    cfg = DistillConfig(
+        student="all-minilm-l6-v2", epochs=4, batch_size=per_device_batch, max_length=48, lr=3e-4, patience=4, seed=0
+    )
     job = prepare_job(DistillData.from_spec(spec), cfg, tmp / name)
     return spec, job, tmp / name / "train_job.json"
 
@@ -48,7 +50,13 @@ def test_two_process_ddp_matches_one_process_accuracy(tmp_path):
     from student.artifact import StudentArtifact
 
     # One thread a process: the 1-process run is not slowed by oversubscribing shared cores.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": str(ROOT),
+    }
     accuracies = {}
     for procs in (1, 2):
         res = ResourcesConfig(procs_per_node=procs, device="cpu", mixed_precision="no", strategy="ddp")
@@ -64,5 +72,9 @@ def test_two_process_ddp_matches_one_process_accuracy(tmp_path):
         accuracies[procs] = evaluate(art, spec.test, tmp_path / f"eval{procs}", speed_texts=0)["accuracy"]
         assert [h["epoch"] for h in art.history] == [1, 2, 3, 4]
     print(f"test accuracy: 1 process {accuracies[1]:.3f}, 2 processes {accuracies[2]:.3f}")
-    assert accuracies[1] > 0.6, f"the 1-process student did not learn (accuracy {accuracies[1]:.3f}); the comparison would be vacuous"
-    assert abs(accuracies[1] - accuracies[2]) <= 0.01 + 1e-9, f"1 process {accuracies[1]:.3f} vs 2 processes {accuracies[2]:.3f}"
+    assert accuracies[1] > 0.6, (
+        f"the 1-process student did not learn (accuracy {accuracies[1]:.3f}); the comparison would be vacuous"
+    )
+    assert abs(accuracies[1] - accuracies[2]) <= 0.01 + 1e-9, (
+        f"1 process {accuracies[1]:.3f} vs 2 processes {accuracies[2]:.3f}"
+    )

@@ -10,21 +10,48 @@ import typer
 from typer.testing import CliRunner
 
 from factory.errors import TaskError
-from factory.launch import ResourcesConfig, accelerate_config, launch_command, launch_env, plan_launch, write_launch_files
+from factory.launch import (
+    ResourcesConfig,
+    accelerate_config,
+    launch_command,
+    launch_env,
+    plan_launch,
+    write_launch_files,
+)
 from factory.launch_memory import GIB, estimate_memory, model_shape
 
-GEMMA = {"model_type": "gemma3_text", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
-         "num_key_value_heads": 1, "head_dim": 32, "vocab_size": 1000, "tie_word_embeddings": True,
-         "layer_types": ["sliding_attention", "full_attention"]}
-BERT = {"model_type": "bert", "hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "vocab_size": 500, "max_position_embeddings": 128, "type_vocab_size": 2, "architectures": ["BertForSequenceClassification"]}
+GEMMA = {
+    "model_type": "gemma3_text",
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "head_dim": 32,
+    "vocab_size": 1000,
+    "tie_word_embeddings": True,
+    "layer_types": ["sliding_attention", "full_attention"],
+}
+BERT = {
+    "model_type": "bert",
+    "hidden_size": 64,
+    "intermediate_size": 256,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "vocab_size": 500,
+    "max_position_embeddings": 128,
+    "type_vocab_size": 2,
+    "architectures": ["BertForSequenceClassification"],
+}
 
 
 @pytest.mark.parametrize("cfg,cls", [(GEMMA, "AutoModelForCausalLM"), (BERT, "AutoModelForSequenceClassification")])
 def test_parameter_count_matches_the_built_model(cfg, cls):
     import transformers
 
-    conf = transformers.AutoConfig.for_model(**{k: v for k, v in cfg.items() if k != "architectures"}, architectures=cfg.get("architectures"))
+    conf = transformers.AutoConfig.for_model(
+        **{k: v for k, v in cfg.items() if k != "architectures"}, architectures=cfg.get("architectures")
+    )
     with torch.device("meta"):
         model = getattr(transformers, cls).from_config(conf)
     assert model_shape(conf.to_dict()).params == sum(p.numel() for p in model.parameters())
@@ -85,7 +112,9 @@ def test_fsdp_plan_writes_accelerate_config_and_env(tmp_path):
     assert env["ACCELERATE_USE_FSDP"] == "true" and env["FSDP_ACTIVATION_CHECKPOINTING"] == "true"
     cmd = launch_command(plan, "teacher.train", "t.json", accelerate_config_path=files["accelerate_config"])
     assert cmd[:4] == ["accelerate", "launch", "--config_file", str(files["accelerate_config"])]
-    assert json.loads(files["plan"].read_text())["memory"]["total_gib"] == pytest.approx(plan.memory.total_gib, abs=1e-3)
+    assert json.loads(files["plan"].read_text())["memory"]["total_gib"] == pytest.approx(
+        plan.memory.total_gib, abs=1e-3
+    )
 
 
 def test_launch_plan_cli_prints_json_plan(tmp_path):
@@ -95,7 +124,9 @@ def test_launch_plan_cli_prints_json_plan(tmp_path):
     cfg.write_text(json.dumps(GEMMA))
     app = typer.Typer()
     app.command()(launch_plan)
-    out = CliRunner().invoke(app, ["--model", str(cfg), "--global-batch", "32", "--procs-per-node", "4", "--strategy", "fsdp", "--json"])
+    out = CliRunner().invoke(
+        app, ["--model", str(cfg), "--global-batch", "32", "--procs-per-node", "4", "--strategy", "fsdp", "--json"]
+    )
     assert out.exit_code == 0, out.output
     d = json.loads(out.output)
     assert d["world_size"] == 4 and d["env"]["ACCELERATE_USE_FSDP"] == "true" and d["command"][0] == "torchrun"

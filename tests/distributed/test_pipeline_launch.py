@@ -10,8 +10,18 @@ from pipelines.distributed import distributed_train, render_job
 from factory.launch import ResourcesConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = {"model_type": "gemma3_text", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 1,
-        "num_key_value_heads": 1, "head_dim": 32, "vocab_size": 64, "layer_types": ["full_attention"], "use_cache": False}
+TINY = {
+    "model_type": "gemma3_text",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 1,
+    "num_key_value_heads": 1,
+    "head_dim": 32,
+    "vocab_size": 64,
+    "layer_types": ["full_attention"],
+    "use_cache": False,
+}
 
 
 def test_pipelines_do_not_import_torch():
@@ -38,7 +48,17 @@ def test_single_node_task_runs_torchrun_and_saves_plan(tmp_path, monkeypatch):
 
 def test_multinode_job_gives_every_pod_the_same_rendezvous():
     res = ResourcesConfig(nodes=3, procs_per_node=8, rdzv_endpoint="factory-x-0.factory-x:29400")
-    cmd = ["python", "-m", "torch.distributed.run", "--nnodes", "3", "--rdzv-endpoint", res.rdzv_endpoint, "-m", "student.train"]
+    cmd = [
+        "python",
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "3",
+        "--rdzv-endpoint",
+        res.rdzv_endpoint,
+        "-m",
+        "student.train",
+    ]
     svc, job = render_job("factory-x", cmd, {"ACCELERATE_MIXED_PRECISION": "bf16"}, res, {"image": "reg/factory:1"})
     assert svc["kind"] == "Service" and svc["spec"]["clusterIP"] == "None"
     spec = job["spec"]

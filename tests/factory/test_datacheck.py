@@ -13,8 +13,18 @@ from factory.spec import Example, Label, TaskSpec
 
 
 def _spec(gold=None, dev=(), test=(), unlabeled=(), language="en") -> TaskSpec:
-    gold = gold or [Example(f"good text number {i}", "a", f"a{i}") for i in range(5)] + [Example(f"bad words here {i}", "b", f"b{i}") for i in range(5)]
-    return TaskSpec("t", language, [Label("a", "positive"), Label("b", "negative")], list(gold), list(dev), list(test), list(unlabeled))
+    gold = gold or [Example(f"good text number {i}", "a", f"a{i}") for i in range(5)] + [
+        Example(f"bad words here {i}", "b", f"b{i}") for i in range(5)
+    ]
+    return TaskSpec(
+        "t",
+        language,
+        [Label("a", "positive"), Label("b", "negative")],
+        list(gold),
+        list(dev),
+        list(test),
+        list(unlabeled),
+    )
 
 
 def _checks(spec) -> set[str]:
@@ -76,10 +86,26 @@ def test_label_names_the_encoder_cannot_tell_apart():
 def test_task_create_prints_warnings_and_task_check_lists_them(tmp_path):
     from factory.cli import app
 
-    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"good {i},a\n" for i in range(6)) + "bad one,b\n", encoding="utf-8")
+    (tmp_path / "train.csv").write_text(
+        "text,label\n" + "".join(f"good {i},a\n" for i in range(6)) + "bad one,b\n", encoding="utf-8"
+    )
     (tmp_path / "test.csv").write_text("text,label\ngood 1,b\n", encoding="utf-8")
     ws = str(tmp_path / "ws")
-    res = CliRunner().invoke(app, ["task", "create", "t", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"), "--workspace", ws, "--json"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "task",
+            "create",
+            "t",
+            "--train",
+            str(tmp_path / "train.csv"),
+            "--test",
+            str(tmp_path / "test.csv"),
+            "--workspace",
+            ws,
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     checks = {w["check"] for w in json.loads(res.stdout)["warnings"]}
     assert {"label-conflicts", "few-gold", "imbalance"} <= checks
@@ -89,7 +115,12 @@ def test_task_create_prints_warnings_and_task_check_lists_them(tmp_path):
 
 @pytest.mark.integration
 def test_real_encoder_flags_synonym_labels_but_not_distinct_ones():
-    spec = TaskSpec("t", "en", [Label("h", "happy"), Label("g", "glad"), Label("w", "weather"), Label("n", "negative")], [Example("x", "h")])
+    spec = TaskSpec(
+        "t",
+        "en",
+        [Label("h", "happy"), Label("g", "glad"), Label("w", "weather"), Label("n", "negative")],
+        [Example("x", "h")],
+    )
     w = label_name_warnings(spec)
     assert len(w) == 1 and [p[:2] for p in w[0]["pairs"]] == [["happy", "glad"]]
 

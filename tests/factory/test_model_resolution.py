@@ -61,8 +61,16 @@ def test_local_folder_loads_a_tiny_causal_lm(tmp_path):
 
     enc = resolve_model("all-minilm-l6-v2").source
     tok = AutoTokenizer.from_pretrained(enc)
-    cfg = Gemma3TextConfig(vocab_size=tok.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                           num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=128)
+    cfg = Gemma3TextConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=128,
+    )
     Gemma3ForCausalLM(cfg).save_pretrained(tmp_path / "tiny")
     tok.save_pretrained(tmp_path / "tiny")
     model, tok2 = load_causal_lm(str(tmp_path / "tiny"))

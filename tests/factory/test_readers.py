@@ -10,7 +10,16 @@ from factory.benchmark_data import default_data_root, load_benchmark_task
 from factory.errors import TaskError
 from factory import readers
 from factory.labels import EPRSTMT_LABELS, fewclue_labels, read_labels_file
-from factory.readers import Fields, detect_format, read_banking_split, read_csv, read_examples, read_fewclue_file, read_jsonl, read_sst_file
+from factory.readers import (
+    Fields,
+    detect_format,
+    read_banking_split,
+    read_csv,
+    read_examples,
+    read_fewclue_file,
+    read_jsonl,
+    read_sst_file,
+)
 
 DATA = default_data_root()
 
@@ -48,7 +57,7 @@ def test_utf8_bom_is_accepted_and_stripped_jsonl(tmp_path):
 
 
 def test_csv_formula_cells_are_kept_verbatim_as_text(tmp_path):
-    cells = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A9)", "=HYPERLINK(\"http://x\")"]
+    cells = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A9)", '=HYPERLINK("http://x")']
     p = tmp_path / "f.csv"
     p.write_text("text,label\n" + "".join(f'"{c.replace(chr(34), chr(34) * 2)}",a\n' for c in cells), encoding="utf-8")
     assert [e.text for e in read_csv(p)] == cells
@@ -56,7 +65,13 @@ def test_csv_formula_cells_are_kept_verbatim_as_text(tmp_path):
 
 def test_jsonl_configurable_fields(tmp_path):
     p = tmp_path / "t.jsonl"
-    p.write_text(json.dumps({"content": "x", "intent": 3, "uid": "u1"}) + "\n\n" + json.dumps({"content": "y", "intent": 4, "uid": "u2"}) + "\n", encoding="utf-8")
+    p.write_text(
+        json.dumps({"content": "x", "intent": 3, "uid": "u1"})
+        + "\n\n"
+        + json.dumps({"content": "y", "intent": 4, "uid": "u2"})
+        + "\n",
+        encoding="utf-8",
+    )
     rows = read_jsonl(p, Fields(text="content", label="intent", id="uid"))
     assert [(e.id, e.text, e.label) for e in rows] == [("u1", "x", "3"), ("u2", "y", "4")]
 
@@ -70,7 +85,10 @@ def test_unlabeled_rows_drop_labels(tmp_path):
 def test_fewclue_splits_on_newline_only(tmp_path):
     # U+2028 inside a text: str.splitlines() would cut the row in two.
     p = tmp_path / "f.json"
-    rows = [{"id": 0, "sentence": "第一行\u2028第二行", "label": "Positive"}, {"id": 1, "sentence": "差", "label": "Negative"}]
+    rows = [
+        {"id": 0, "sentence": "第一行\u2028第二行", "label": "Positive"},
+        {"id": 1, "sentence": "差", "label": "Negative"},
+    ]
     p.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     got = read_fewclue_file(p)
     assert len(got) == 2 and got[0].text == "第一行\u2028第二行"
@@ -93,7 +111,17 @@ def test_read_examples_rejects_unknown_format(tmp_path):
         read_examples(tmp_path / "x", "xml")
 
 
-@pytest.mark.parametrize("name,fmt", [("a.csv", "csv"), ("a.TSV", "csv"), ("a.jsonl", "jsonl"), ("train_0.json", "fewclue"), ("stsa.binary.train", "sst"), ("seq.in", "banking")])
+@pytest.mark.parametrize(
+    "name,fmt",
+    [
+        ("a.csv", "csv"),
+        ("a.TSV", "csv"),
+        ("a.jsonl", "jsonl"),
+        ("train_0.json", "fewclue"),
+        ("stsa.binary.train", "sst"),
+        ("seq.in", "banking"),
+    ],
+)
 def test_detect_format_from_file_name(tmp_path, name, fmt):
     assert detect_format(tmp_path / name) == fmt
 
@@ -149,19 +177,40 @@ def _jsonl(path, rows):
 
 def test_fewclue_reads_content_text_and_label_des_names_with_integer_labels(tmp_path):
     # IFLYTEK: integer-like ids with Chinese names in label_des; the names become the verbalizers.
-    train = _jsonl(tmp_path / "train_0.json", [
-        {"label": "0", "label_des": "打车", "sentence": "一键叫车，司机秒接单"},
-        {"label": "1", "label_des": "地图导航", "sentence": "离线地图，实时路况"},
-    ])
+    train = _jsonl(
+        tmp_path / "train_0.json",
+        [
+            {"label": "0", "label_des": "打车", "sentence": "一键叫车，司机秒接单"},
+            {"label": "1", "label_des": "地图导航", "sentence": "离线地图，实时路况"},
+        ],
+    )
     spec = readers.read_fewclue_dir(tmp_path, "ifly")
-    assert [(lab.id, lab.name, lab.verbalizer) for lab in spec.labels] == [("0", "打车", ("打车",)), ("1", "地图导航", ("地图导航",))]
+    assert [(lab.id, lab.name, lab.verbalizer) for lab in spec.labels] == [
+        ("0", "打车", ("打车",)),
+        ("1", "地图导航", ("地图导航",)),
+    ]
     # CSLDCP: the text sits in "content" and the labels are the names themselves.
-    csl = _jsonl(tmp_path / "csl.json", [{"content": "量子纠缠的实验验证", "label": "物理学", "id": 1}, {"content": "细胞凋亡通路", "label": "生物学", "id": 2}])
+    csl = _jsonl(
+        tmp_path / "csl.json",
+        [
+            {"content": "量子纠缠的实验验证", "label": "物理学", "id": 1},
+            {"content": "细胞凋亡通路", "label": "生物学", "id": 2},
+        ],
+    )
     rows = readers.read_fewclue_file(csl)
     assert [e.text for e in rows] == ["量子纠缠的实验验证", "细胞凋亡通路"]
     assert [lab.words() for lab in fewclue_labels(rows, csl)] == [("物理学",), ("生物学",)]
     # TNEWS-style integer labels with English descriptions: names kept, no English verbalizer forced on a zh teacher.
-    tn = _jsonl(tmp_path / "tn.json", [{"label": 102, "label_desc": "news_entertainment", "sentence": "明星"}, {"label": 103, "label_desc": "news_sports", "sentence": "球赛"}])
+    tn = _jsonl(
+        tmp_path / "tn.json",
+        [
+            {"label": 102, "label_desc": "news_entertainment", "sentence": "明星"},
+            {"label": 103, "label_desc": "news_sports", "sentence": "球赛"},
+        ],
+    )
     labs = fewclue_labels(readers.read_fewclue_file(tn), tn)
-    assert [(lab.id, lab.name, lab.verbalizer) for lab in labs] == [("102", "news_entertainment", ()), ("103", "news_sports", ())]
+    assert [(lab.id, lab.name, lab.verbalizer) for lab in labs] == [
+        ("102", "news_entertainment", ()),
+        ("103", "news_sports", ()),
+    ]
     assert train.is_file()

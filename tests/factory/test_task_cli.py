@@ -16,10 +16,24 @@ TNEWS = default_data_root() / "fewclue" / "tnews"
 
 
 def test_create_eprstmt_from_fewclue_files_stores_a_valid_task(workspace):
-    res = runner.invoke(app, [
-        "create", "eprstmt", "--format", "fewclue", "--train", str(EPR / "train_0.json"), "--dev", str(EPR / "dev_0.json"),
-        "--test", str(EPR / "test_public.json"), "--unlabeled", str(EPR / "unlabeled.json"), "--json",
-    ])
+    res = runner.invoke(
+        app,
+        [
+            "create",
+            "eprstmt",
+            "--format",
+            "fewclue",
+            "--train",
+            str(EPR / "train_0.json"),
+            "--dev",
+            str(EPR / "dev_0.json"),
+            "--test",
+            str(EPR / "test_public.json"),
+            "--unlabeled",
+            str(EPR / "unlabeled.json"),
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["ok"] and out["counts"] == {"labels": 2, "gold": 32, "dev": 32, "test": 610, "unlabeled": 19565}
@@ -71,10 +85,21 @@ def test_csv_with_declared_labels_and_detected_english(workspace, tmp_path):
 
 def test_jsonl_with_custom_fields_and_labels_file(workspace, tmp_path):
     p = tmp_path / "t.jsonl"
-    p.write_text("".join(json.dumps({"body": t, "y": y}, ensure_ascii=False) + "\n" for t, y in [("很好用", 1), ("太差了", 0)]), encoding="utf-8")
+    p.write_text(
+        "".join(json.dumps({"body": t, "y": y}, ensure_ascii=False) + "\n" for t, y in [("很好用", 1), ("太差了", 0)]),
+        encoding="utf-8",
+    )
     lf = tmp_path / "labels.json"
-    lf.write_text(json.dumps([{"id": "0", "name": "negative", "verbalizer": "差"}, {"id": "1", "name": "positive", "verbalizer": "好"}]), encoding="utf-8")
-    res = runner.invoke(app, ["create", "zh1", "--train", str(p), "--text-field", "body", "--label-field", "y", "--labels-file", str(lf)])
+    lf.write_text(
+        json.dumps(
+            [{"id": "0", "name": "negative", "verbalizer": "差"}, {"id": "1", "name": "positive", "verbalizer": "好"}]
+        ),
+        encoding="utf-8",
+    )
+    res = runner.invoke(
+        app,
+        ["create", "zh1", "--train", str(p), "--text-field", "body", "--label-field", "y", "--labels-file", str(lf)],
+    )
     assert res.exit_code == 0, res.output
     spec = workspace.load_task("zh1")
     assert spec.language == "zh" and [lab.words() for lab in spec.labels] == [("差",), ("好",)]
@@ -107,15 +132,28 @@ def test_sst_and_banking_formats_through_cli(workspace):
     assert res.exit_code == 0, res.output
     assert [lab["name"] for lab in json.loads(res.stdout)["labels"]] == ["negative", "positive"]
     bank = default_data_root() / "english" / "banking77"
-    res = runner.invoke(app, ["create", "bank", "--train", str(bank / "train_5"), "--test", str(bank / "test"), "--json"])
+    res = runner.invoke(
+        app, ["create", "bank", "--train", str(bank / "train_5"), "--test", str(bank / "test"), "--json"]
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["counts"]["labels"] == 77 and out["language"] == "en" and out["counts"]["test"] == 3080
 
 
 def test_prompt_settings_are_stored_with_the_task_and_a_prompt_without_text_is_refused(workspace):
-    base = ["create", "epr", "--format", "fewclue", "--train", str(EPR / "train_0.json"), "--dev", str(EPR / "dev_0.json")]
-    res = runner.invoke(app, [*base, "--text-name", "商品评论", "--prompt", "判断情感，可选：{options}。\n评论：{text}", "--json"])
+    base = [
+        "create",
+        "epr",
+        "--format",
+        "fewclue",
+        "--train",
+        str(EPR / "train_0.json"),
+        "--dev",
+        str(EPR / "dev_0.json"),
+    ]
+    res = runner.invoke(
+        app, [*base, "--text-name", "商品评论", "--prompt", "判断情感，可选：{options}。\n评论：{text}", "--json"]
+    )
     assert res.exit_code == 0, res.output
     spec = workspace.load_task("epr")
     assert spec.text_name == "商品评论" and spec.prompt == "判断情感，可选：{options}。\n评论：{text}"

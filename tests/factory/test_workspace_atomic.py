@@ -14,7 +14,9 @@ from factory.workspace import Workspace, default_root
 
 
 def make_spec(n_extra: int = 0) -> TaskSpec:
-    gold = [Example("good", "a", "1"), Example("bad", "b", "2")] + [Example(f"more {i}", "a", f"x{i}") for i in range(n_extra)]
+    gold = [Example("good", "a", "1"), Example("bad", "b", "2")] + [
+        Example(f"more {i}", "a", f"x{i}") for i in range(n_extra)
+    ]
     return TaskSpec("t", "en", [Label("a", "A"), Label("b", "B")], gold, unlabeled=[Example("pool", None, "u1")])
 
 

@@ -39,7 +39,10 @@ def tiny_lm_dir(tmp_path_factory):
 @pytest.fixture
 def zh_spec():
     """Two labels with a few real-looking Chinese reviews each."""
-    labels = [Label("Negative", "Negative", description="负面评价"), Label("Positive", "Positive", description="正面评价")]
+    labels = [
+        Label("Negative", "Negative", description="负面评价"),
+        Label("Positive", "Positive", description="正面评价"),
+    ]
     gold = [
         Example("物流太慢了，等了一个星期才到", "Negative"),
         Example("质量很差，用了两天就坏了", "Negative"),
@@ -53,7 +56,10 @@ def zh_spec():
 
 @pytest.fixture
 def en_spec():
-    labels = [Label("neg", "negative", description="negative movie review"), Label("pos", "positive", description="positive movie review")]
+    labels = [
+        Label("neg", "negative", description="negative movie review"),
+        Label("pos", "positive", description="positive movie review"),
+    ]
     gold = [
         Example("a dull and lifeless film with nothing to say", "neg"),
         Example("the plot drags and the acting is wooden", "neg"),
@@ -71,7 +77,15 @@ def permissive():
     byte fragments, which random weights string into broken characters that never reach the teacher.
     """
     return dict(
-        min_chars=1, max_chars=500, min_distinct_ngrams=0.0, language_ratio=0.0, gold_overlap=1.0, dup_threshold=1.0, max_new_tokens=6, batch_size=4, domain_vocab=False
+        min_chars=1,
+        max_chars=500,
+        min_distinct_ngrams=0.0,
+        language_ratio=0.0,
+        gold_overlap=1.0,
+        dup_threshold=1.0,
+        max_new_tokens=6,
+        batch_size=4,
+        domain_vocab=False,
     )
 
 
@@ -80,6 +94,11 @@ def tiny_teacher(tiny_lm_dir):
     """A real :class:`teacher.Teacher` (zero-shot, on the tiny random-weight LM) for the reviews task."""
     from teacher import TeacherConfig, adapt
 
-    labels = [Label("Negative", "Negative", description="负面评价", verbalizer=("差",)), Label("Positive", "Positive", description="正面评价", verbalizer=("好",))]
-    spec = TaskSpec(name="reviews", language="zh", labels=labels, gold=[Example("很差", "Negative"), Example("很好", "Positive")])
+    labels = [
+        Label("Negative", "Negative", description="负面评价", verbalizer=("差",)),
+        Label("Positive", "Positive", description="正面评价", verbalizer=("好",)),
+    ]
+    spec = TaskSpec(
+        name="reviews", language="zh", labels=labels, gold=[Example("很差", "Negative"), Example("很好", "Positive")]
+    )
     return adapt(spec, TeacherConfig(model=tiny_lm_dir, mode="zero-shot", calibration="none", progress=False))

@@ -6,7 +6,9 @@ from generator import GeneratorConfig, fill_buffer, read_buffer
 from generator.text import normalize
 
 
-def test_fill_buffer_writes_chunks_until_target_and_appends_without_duplicates(workspace, zh_spec, tiny_lm_dir, permissive):
+def test_fill_buffer_writes_chunks_until_target_and_appends_without_duplicates(
+    workspace, zh_spec, tiny_lm_dir, permissive
+):
     workspace.save_task(zh_spec)
     cfg = GeneratorConfig(model=tiny_lm_dir, per_label=2, **permissive)
     assert read_buffer(workspace, zh_spec.name) == []

@@ -11,7 +11,10 @@ def test_config_rejects_both_budgets_at_once():
         GeneratorConfig(per_label=5, total=10).validate()
 
 
-@pytest.mark.parametrize("field,value", [("per_label", 0), ("shots", 0), ("top_p", 1.5), ("temperature", 0.0), ("chat_template", "sometimes")])
+@pytest.mark.parametrize(
+    "field,value",
+    [("per_label", 0), ("shots", 0), ("top_p", 1.5), ("temperature", 0.0), ("chat_template", "sometimes")],
+)
 def test_config_rejects_bad_values_with_a_fix(field, value):
     with pytest.raises(TaskError, match="Fix:"):
         GeneratorConfig(**{field: value}).validate()

@@ -15,7 +15,10 @@ def make_cfg(tiny_lm_dir, permissive):
     return lambda **kw: GeneratorConfig(model=tiny_lm_dir, **{**permissive, **kw})
 
 
-@pytest.mark.parametrize("budget,expected", [(dict(per_label=3), {"Negative": 3, "Positive": 3}), (dict(total=5), {"Negative": 3, "Positive": 2})])
+@pytest.mark.parametrize(
+    "budget,expected",
+    [(dict(per_label=3), {"Negative": 3, "Positive": 3}), (dict(total=5), {"Negative": 3, "Positive": 2})],
+)
 def test_generation_budget_is_respected_exactly(zh_spec, make_cfg, budget, expected):
     out = generate(zh_spec, make_cfg(**budget), progress=False)
     rep = out.report
@@ -32,7 +35,15 @@ def test_report_has_acceptance_after_each_filter_speed_and_diversity(zh_spec, ma
     out = generate(zh_spec, make_cfg(per_label=2, chat_template="never"), out_dir=tmp_path / "run", progress=False)
     rep = out.report
     names = [f["filter"] for f in rep["filters"]]
-    assert names == ["too_short", "too_long", "degenerate", "wrong_language", "gold_copy", "duplicate_exact", "duplicate_near"]
+    assert names == [
+        "too_short",
+        "too_long",
+        "degenerate",
+        "wrong_language",
+        "gold_copy",
+        "duplicate_exact",
+        "duplicate_near",
+    ]
     acc = [f["acceptance"] for f in rep["filters"]]
     assert acc == sorted(acc, reverse=True) and acc[-1] == pytest.approx(rep["acceptance_rate"])
     assert rep["samples_per_second"] > 0 and rep["chat_template"] is False
@@ -96,5 +107,14 @@ def test_domain_vocabulary_keeps_samples_inside_the_tasks_tokens(zh_spec, tiny_l
         gen = model.generate(**enc, do_sample=True, max_new_tokens=12, pad_token_id=tok.eos_token_id)
     new = gen[:, enc["input_ids"].shape[1] :]
     assert new.numel() and set(new.flatten().tolist()) <= set(allowed)
-    lines = sample_lines(model, tok, ["评论:质量很差\n评论:"] * 2, GeneratorConfig(per_label=1, **permissive), chat=False, seed=0, progress=False, allowed_ids=allowed)
+    lines = sample_lines(
+        model,
+        tok,
+        ["评论:质量很差\n评论:"] * 2,
+        GeneratorConfig(per_label=1, **permissive),
+        chat=False,
+        seed=0,
+        progress=False,
+        allowed_ids=allowed,
+    )
     assert len(lines) == 2

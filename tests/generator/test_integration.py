@@ -11,7 +11,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_gemma_writes_chinese_reviews_for_every_label(eprstmt_spec, tmp_path):
-    cfg = GeneratorConfig(model="gemma-3-270m", per_label=3, shots=3, max_new_tokens=40, batch_size=6, text_name="商品评论")
+    cfg = GeneratorConfig(
+        model="gemma-3-270m", per_label=3, shots=3, max_new_tokens=40, batch_size=6, text_name="商品评论"
+    )
     out = generate(eprstmt_spec, cfg, out_dir=tmp_path, progress=False)
     rep = out.report
     assert rep["generated"] == 6 and rep["budget"] == {"Negative": 3, "Positive": 3}
@@ -29,7 +31,10 @@ def test_smollm2_instruct_uses_its_chat_template_for_english(tmp_path):
     spec = TaskSpec(
         name="movies",
         language="en",
-        labels=[Label("neg", "negative", description="negative movie review"), Label("pos", "positive", description="positive movie review")],
+        labels=[
+            Label("neg", "negative", description="negative movie review"),
+            Label("pos", "positive", description="positive movie review"),
+        ],
         gold=[
             Example("a dull and lifeless film with nothing to say", "neg"),
             Example("the plot drags and the acting is wooden", "neg"),
@@ -37,7 +42,9 @@ def test_smollm2_instruct_uses_its_chat_template_for_english(tmp_path):
             Example("one of the best films of the year", "pos"),
         ],
     )
-    cfg = GeneratorConfig(model="smollm2-135m-instruct", per_label=2, max_new_tokens=32, batch_size=4, text_name="movie review")
+    cfg = GeneratorConfig(
+        model="smollm2-135m-instruct", per_label=2, max_new_tokens=32, batch_size=4, text_name="movie review"
+    )
     out = generate(spec, cfg, progress=False)
     assert out.report["chat_template"] is True and out.report["generated"] == 4
     assert out.report["accepted"] >= 1, out.report["rejected"]

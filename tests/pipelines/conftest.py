@@ -46,9 +46,11 @@ def prefect_api(services_ws):
 
     from pipelines import services
 
-    rec = services.start_prefect(services_ws, port=14400)
+    services.start_prefect(services_ws, port=14400)
     env = services.prefect_env(services_ws)
-    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_LOCAL_STORAGE_PATH: env["PREFECT_LOCAL_STORAGE_PATH"]}):
+    with temporary_settings(
+        updates={PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_LOCAL_STORAGE_PATH: env["PREFECT_LOCAL_STORAGE_PATH"]}
+    ):
         yield env["PREFECT_API_URL"]
 
 

@@ -17,7 +17,10 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "pipelines" / "templates"
 
 
 def _events(api: str, task: str) -> list[dict]:
-    body = {"filter": {"event": {"name": [waterlevel.EVENT]}, "any_resource": {"id": [f"factory.task.{task}"]}}, "limit": 50}
+    body = {
+        "filter": {"event": {"name": [waterlevel.EVENT]}, "any_resource": {"id": [f"factory.task.{task}"]}},
+        "limit": 50,
+    }
     r = httpx.post(f"{api}/events/filter", json=body, timeout=30)
     r.raise_for_status()
     return r.json()["events"]
@@ -25,7 +28,10 @@ def _events(api: str, task: str) -> list[dict]:
 
 def test_water_level_event_is_emitted_once_per_level(prefect_api, workspace, eprstmt_small):
     workspace.save_task(replace(eprstmt_small, name="wl", water_level=2))
-    rows = [{"factory_id": f"q{i}", "ls_task_id": i, "text": f"t{i}", "label": "Positive", "annotated_at": str(i)} for i in range(3)]
+    rows = [
+        {"factory_id": f"q{i}", "ls_task_id": i, "text": f"t{i}", "label": "Positive", "annotated_at": str(i)}
+        for i in range(3)
+    ]
     queue.write_answers(workspace, "wl", rows[:1])
     assert "emitted" not in waterlevel.check_and_emit("wl", workspace)
     queue.write_answers(workspace, "wl", rows[:2])
@@ -56,7 +62,9 @@ def test_kubernetes_gpu_template_is_accepted_by_a_prefect_server(prefect_api):
     template = json.loads((TEMPLATES / "kubernetes-gpu.json").read_text())
     assert "nvidia.com/gpu" in json.dumps(template["job_configuration"])
     with get_client(sync_client=True) as c:
-        pool = c.create_work_pool(WorkPoolCreate(name="factory-gpu-test", type="kubernetes", base_job_template=template), overwrite=True)
+        pool = c.create_work_pool(
+            WorkPoolCreate(name="factory-gpu-test", type="kubernetes", base_job_template=template), overwrite=True
+        )
         assert pool.base_job_template["variables"]["properties"]["gpu_count"]["default"] == 1
         local = c.create_work_pool(WorkPoolCreate(name="factory-local-test", type="process"), overwrite=True)
         assert local.type == "process"

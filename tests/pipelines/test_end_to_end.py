@@ -53,7 +53,10 @@ def _task_states(flow_run_id: str) -> dict[str, str]:
 
     with get_client(sync_client=True) as c:
         flt = FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)]))
-        return {tr.name.rsplit("-", 1)[0]: tr.state.name for tr in c.read_task_runs(flow_run_filter=flt, sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=50)}
+        return {
+            tr.name.rsplit("-", 1)[0]: tr.state.name
+            for tr in c.read_task_runs(flow_run_filter=flt, sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=50)
+        }
 
 
 def _finished(run_id: str) -> dict | None:
@@ -70,7 +73,9 @@ def scenario(services_ws, label_studio, prefect_api, eprstmt_spec):
     os.environ["FACTORY_HOME"] = str(ws.root)
     oracle = oracle_examples("eprstmt", splits=(1,))[:40]
     spec = replace(
-        eprstmt_spec, name=TASK, water_level=LEVEL,
+        eprstmt_spec,
+        name=TASK,
+        water_level=LEVEL,
         unlabeled=[Example(e.text) for e in oracle],  # labels hidden from the factory
     )
     ws.save_task(spec, overwrite=True)
@@ -85,10 +90,15 @@ def scenario(services_ws, label_studio, prefect_api, eprstmt_spec):
         t0 = time.monotonic()
         # `factory run` (its command function, not the whole CLI, which mounts other packages' commands)
         code = f"from factory.commands.services import run; run({TASK!r}, {str(cfg_path)!r}, False, False, {str(ws.root)!r})"
-        proc = subprocess.Popen([sys.executable, "-c", code],
-                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         rdir = ws.task_dir(TASK) / "runs" / "pipeline-production-1"
-        _wait(lambda: (rdir / "questions" / "questions.jsonl").is_file() or proc.poll() is not None, 1200, "the killed run to reach question selection")
+        _wait(
+            lambda: (rdir / "questions" / "questions.jsonl").is_file() or proc.poll() is not None,
+            1200,
+            "the killed run to reach question selection",
+        )
         if proc.poll() is not None:
             log.flush()
             tail = Path(log.name).read_text(errors="replace")[-4000:]
@@ -112,9 +122,20 @@ def scenario(services_ws, label_studio, prefect_api, eprstmt_spec):
         t2 = time.monotonic()
         answered = SimulatedAnnotator.from_examples(oracle).answer(TASK, n=LEVEL, ws=ws)
         out["answered"] = answered
-        _wait(lambda: len(ws.model_versions(TASK)) >= 2, 1500, "the iteration triggered by the water level to publish v2", every=5)
+        _wait(
+            lambda: len(ws.model_versions(TASK)) >= 2,
+            1500,
+            "the iteration triggered by the water level to publish v2",
+            every=5,
+        )
         out["iteration_s"] = time.monotonic() - t2
-        _wait(lambda: any(s["flow"] == "iteration" and s["state"] == "COMPLETED" for s in deployments.flow_run_states(TASK)), 120, "the iteration run to complete")
+        _wait(
+            lambda: any(
+                s["flow"] == "iteration" and s["state"] == "COMPLETED" for s in deployments.flow_run_states(TASK)
+            ),
+            120,
+            "the iteration run to complete",
+        )
         out["states"] = deployments.flow_run_states(TASK)
         yield out
     finally:

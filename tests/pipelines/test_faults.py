@@ -60,5 +60,10 @@ def test_push_and_pull_retry_through_a_label_studio_restart(ls_task, services_ws
 
     with get_client(sync_client=True) as pc:
         flt = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
-        task_runs = {tr.name.rsplit("-", 1)[0]: tr for tr in pc.read_task_runs(flow_run_filter=flt, sort=TaskRunSort.EXPECTED_START_TIME_DESC, limit=20)}
-    assert task_runs["push-questions"].run_count > 1, "the push should have failed while Label Studio was down and been retried"
+        task_runs = {
+            tr.name.rsplit("-", 1)[0]: tr
+            for tr in pc.read_task_runs(flow_run_filter=flt, sort=TaskRunSort.EXPECTED_START_TIME_DESC, limit=20)
+        }
+    assert task_runs["push-questions"].run_count > 1, (
+        "the push should have failed while Label Studio was down and been retried"
+    )

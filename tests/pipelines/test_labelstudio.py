@@ -15,7 +15,10 @@ pytestmark = pytest.mark.integration
 
 def _rows(spec, n, conf=0.6):
     """Questions as the teacher task writes them: pool texts with label probabilities."""
-    return [{"text": e.text, "probs": [conf, 1 - conf] if i % 2 else [1 - conf, conf]} for i, e in enumerate(spec.unlabeled[:n])]
+    return [
+        {"text": e.text, "probs": [conf, 1 - conf] if i % 2 else [1 - conf, conf]}
+        for i, e in enumerate(spec.unlabeled[:n])
+    ]
 
 
 def _project_tasks(spec):

@@ -10,7 +10,16 @@ from pipelines import labelstudio, queue
 
 
 def _answers(n):
-    return [{"factory_id": f"q{i}", "ls_task_id": i, "text": f"text {i}", "label": "Positive", "annotated_at": f"2026-01-01T00:00:{i:02d}"} for i in range(n)]
+    return [
+        {
+            "factory_id": f"q{i}",
+            "ls_task_id": i,
+            "text": f"text {i}",
+            "label": "Positive",
+            "annotated_at": f"2026-01-01T00:00:{i:02d}",
+        }
+        for i in range(n)
+    ]
 
 
 def test_question_id_is_stable_and_scoped_to_the_task():

@@ -11,7 +11,17 @@ from recipe import run as recipe_run
 from recipe import seeded_cap, steps
 
 # Steps that run in both; the flows add only the service steps (Label Studio push, publish).
-SHARED = ("intake", "adapt_teacher", "generate_samples", "label_texts", "filter_synthetic", "pick_questions", "distill_student", "evaluate_student", "export_student")
+SHARED = (
+    "intake",
+    "adapt_teacher",
+    "generate_samples",
+    "label_texts",
+    "filter_synthetic",
+    "pick_questions",
+    "distill_student",
+    "evaluate_student",
+    "export_student",
+)
 
 
 def _steps_called(fn) -> set[str]:
@@ -51,17 +61,32 @@ def test_seeded_cap_is_a_seeded_sample_in_file_order_not_a_head():
 def test_teacher_info_names_every_member_and_its_weight_for_the_card(tmp_path):
     from factory.atomic import atomic_write_json
 
-    atomic_write_json(tmp_path / "committee.json", {
-        "kind": "committee", "members": ["embedding", "llm"], "weights": {"embedding": 0.6, "llm": 0.4}, "combine": "loglinear",
-        "metrics": {"members": {"embedding": {"model": "embeddinggemma-300m"}, "llm": {"model": "qwen2.5-coder-0.5b-instruct"}}, "dev": {"n": 32, "accuracy": 0.8125}},
-    })
+    atomic_write_json(
+        tmp_path / "committee.json",
+        {
+            "kind": "committee",
+            "members": ["embedding", "llm"],
+            "weights": {"embedding": 0.6, "llm": 0.4},
+            "combine": "loglinear",
+            "metrics": {
+                "members": {
+                    "embedding": {"model": "embeddinggemma-300m"},
+                    "llm": {"model": "qwen2.5-coder-0.5b-instruct"},
+                },
+                "dev": {"n": 32, "accuracy": 0.8125},
+            },
+        },
+    )
     info = steps.teacher_info(str(tmp_path))
     assert info["model"] == "embeddinggemma-300m (0.6) + qwen2.5-coder-0.5b-instruct (0.4)"
     assert info["mode"] == "committee, loglinear pooling" and info["dev"]["accuracy"] == 0.8125
     assert steps.teacher_info(None) == {}
     from student.card import _teacher_line
 
-    assert _teacher_line(info) == "embeddinggemma-300m (0.6) + qwen2.5-coder-0.5b-instruct (0.4) (committee, loglinear pooling); dev accuracy 81.2 % on 32 texts"
+    assert (
+        _teacher_line(info)
+        == "embeddinggemma-300m (0.6) + qwen2.5-coder-0.5b-instruct (0.4) (committee, loglinear pooling); dev accuracy 81.2 % on 32 texts"
+    )
 
 
 def test_resume_reuses_finished_slow_steps_only_for_the_same_task_and_config(tmp_path, monkeypatch, eprstmt_spec):
@@ -80,18 +105,22 @@ def test_resume_reuses_finished_slow_steps_only_for_the_same_task_and_config(tmp
             atomic_write_json(out / steps.STEP_FILE, {"step": name})
             (out / "pool.jsonl").touch()
             return result or str(out)
+
         return fn
 
     def cheap(name, result):
         def fn(*args):
             calls.append(name)
             return result
+
         return fn
 
     monkeypatch.setattr(recipe_run.steps, "intake", lambda spec, work, **kw: str(Path(work) / "spec.json"))
     monkeypatch.setattr(recipe_run.steps, "adapt_teacher", slow("adapt_teacher", 2))
     monkeypatch.setattr(recipe_run.steps, "generate_samples", slow("generate_samples", 2))
-    monkeypatch.setattr(recipe_run.steps, "label_texts", slow("label_texts", 3, {"pool": "p", "synthetic": "s", "model_version": "m"}))
+    monkeypatch.setattr(
+        recipe_run.steps, "label_texts", slow("label_texts", 3, {"pool": "p", "synthetic": "s", "model_version": "m"})
+    )
     for name in ("filter_synthetic", "pick_questions", "distill_student", "export_student"):
         monkeypatch.setattr(recipe_run.steps, name, cheap(name, str(tmp_path / name)))
     monkeypatch.setattr(recipe_run.steps, "evaluate_student", cheap("evaluate_student", {"accuracy": 1.0}))

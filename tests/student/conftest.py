@@ -15,7 +15,14 @@ def tiny_bert_dir(root: Path, seed: int = 0) -> Path:
     from factory.models import resolve_model
 
     tok = AutoTokenizer.from_pretrained(resolve_model("all-minilm-l6-v2").source)
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    cfg = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     torch.manual_seed(seed)
     BertModel(cfg).save_pretrained(root)
     tok.save_pretrained(root)
@@ -31,9 +38,19 @@ def tiny_gemma_dir(root: Path, seed: int = 0) -> Path:
 
     tok = load_tokenizer("gemma-3-270m")
     cfg = Gemma3TextConfig(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2, num_key_value_heads=1,
-        head_dim=16, layer_types=["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"], sliding_window=64,
-        max_position_embeddings=256, pad_token_id=0, bos_token_id=2, eos_token_id=1,
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        layer_types=["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"],
+        sliding_window=64,
+        max_position_embeddings=256,
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=1,
     )
     torch.manual_seed(seed)
     Gemma3ForCausalLM(cfg).save_pretrained(root)

@@ -23,7 +23,9 @@ def artifact(tiny_bert, eprstmt_spec, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("use")
     data = DistillData.from_spec(eprstmt_spec)
     data.dev = data.dev[:8]
-    art = distill(data, DistillConfig(student=str(tiny_bert), epochs=1, batch_size=16, max_length=32), out_dir=root / "run")
+    art = distill(
+        data, DistillConfig(student=str(tiny_bert), epochs=1, batch_size=16, max_length=32), out_dir=root / "run"
+    )
     return export_artifact(art, eprstmt_spec, root / "export", metrics={"accuracy": 0.5, "n": 8})
 
 
@@ -94,9 +96,15 @@ def test_factory_serve_answers_predict_health_and_metadata_over_http(artifact):
             except httpx.HTTPError:
                 time.sleep(0.5)
         else:
-            pytest.fail(proc.stdout.read1().decode(errors="replace") if proc.poll() is not None else "server did not start")
+            pytest.fail(
+                proc.stdout.read1().decode(errors="replace") if proc.poll() is not None else "server did not start"
+            )
         meta = httpx.get(f"{url}/metadata").json()
-        assert meta["task"] == "eprstmt" and [lab["id"] for lab in meta["labels"]] == ["Negative", "Positive"] and meta["metrics"]["accuracy"] == 0.5
+        assert (
+            meta["task"] == "eprstmt"
+            and [lab["id"] for lab in meta["labels"]] == ["Negative", "Positive"]
+            and meta["metrics"]["accuracy"] == 0.5
+        )
         one = httpx.post(f"{url}/predict", json={"text": "很好"}).json()["predictions"]
         many = httpx.post(f"{url}/predict", json={"texts": ["很好", "太差"]}).json()["predictions"]
         assert len(one) == 1 and len(many) == 2 and set(many[0]["scores"]) == {"Negative", "Positive"}

@@ -29,7 +29,8 @@ def test_gold_loss_is_cross_entropy_and_soft_loss_vanishes_when_student_matches_
 
 def test_training_items_weight_by_confidence_and_balance_classes():
     data = DistillData(
-        label_ids=["a", "b"], gold=[("x", "a"), ("y", "a"), ("z", "b")],
+        label_ids=["a", "b"],
+        gold=[("x", "a"), ("y", "a"), ("z", "b")],
         soft=[SoftExample("p", (0.9, 0.1)), SoftExample("q", (0.6, 0.4)), SoftExample("r", (0.2, 0.8), weight=0.5)],
     )
     cfg = DistillConfig(gold_weight=1.0, temperature=1.0, min_confidence=0.0)
@@ -87,8 +88,14 @@ def test_gradient_accumulation_steps_the_optimizer_once_per_accum_batches(tiny_b
     soft = [(e.text, (0.3, 0.7) if i % 2 else (0.8, 0.2)) for i, e in enumerate(eprstmt_spec.unlabeled[:24])]
     data = DistillData.from_spec(eprstmt_spec, soft=soft)  # 32 gold + 24 soft = 56 rows = 7 batches of 8
     data.dev = data.dev[:8]
-    plain = distill(data, DistillConfig(student=str(tiny_bert), epochs=1, batch_size=8, max_length=32), out_dir=tmp_path / "plain")
-    accum = distill(data, DistillConfig(student=str(tiny_bert), epochs=1, batch_size=8, grad_accum=2, max_length=32), out_dir=tmp_path / "accum")
+    plain = distill(
+        data, DistillConfig(student=str(tiny_bert), epochs=1, batch_size=8, max_length=32), out_dir=tmp_path / "plain"
+    )
+    accum = distill(
+        data,
+        DistillConfig(student=str(tiny_bert), epochs=1, batch_size=8, grad_accum=2, max_length=32),
+        out_dir=tmp_path / "accum",
+    )
     assert plain.history[0]["optimizer_steps"] == 7
     assert accum.history[0]["optimizer_steps"] == 4  # 2+2+2+1: the epoch's last, short group still steps
     with pytest.raises(TaskError, match="grad_accum"):
@@ -106,7 +113,9 @@ def test_length_grouped_sampler_is_a_seeded_permutation_with_less_padding():
     plain = EpochSampler(len(lengths), seed=3)
 
     def padded(order):
-        return sum(max(lengths[i] for i in order[k : k + 16]) * len(order[k : k + 16]) for k in range(0, len(order), 16))
+        return sum(
+            max(lengths[i] for i in order[k : k + 16]) * len(order[k : k + 16]) for k in range(0, len(order), 16)
+        )
 
     for epoch in (0, 1):
         grouped.use_epoch(epoch)

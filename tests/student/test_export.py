@@ -36,7 +36,16 @@ def test_zip_holds_model_one_onnx_card_metrics_and_a_verified_manifest(exported,
     with zipfile.ZipFile(exported) as zf:
         names = {n.split("/", 1)[1] for n in zf.namelist()}
         zf.extractall(tmp_path)
-    for need in ("model/config.json", "model/model.safetensors", "model/tokenizer.json", "README.md", "metrics.json", "MANIFEST.json", "confusion_matrix.png", "learning_curve.png"):
+    for need in (
+        "model/config.json",
+        "model/model.safetensors",
+        "model/tokenizer.json",
+        "README.md",
+        "metrics.json",
+        "MANIFEST.json",
+        "confusion_matrix.png",
+        "learning_curve.png",
+    ):
         assert need in names
     assert len({"onnx/model.onnx", "onnx/model.int8.onnx"} & names) == 1
     folder = tmp_path / exported.stem
@@ -84,10 +93,14 @@ def test_weights_ship_in_fp16_and_transformers_loads_them_as_fp32(exported, fixt
 
     torch_student = load_student(exported, backend="torch")
     with safe_open(str(torch_student.model_dir / "model.safetensors"), "pt") as f:
-        assert {str(f.get_tensor(k).dtype) for k in f.keys() if f.get_tensor(k).is_floating_point()} == {"torch.float16"}
+        assert {str(f.get_tensor(k).dtype) for k in f.keys() if f.get_tensor(k).is_floating_point()} == {
+            "torch.float16"
+        }
     model = AutoModelForSequenceClassification.from_pretrained(torch_student.model_dir)
     assert next(model.parameters()).dtype.is_floating_point and str(next(model.parameters()).dtype) == "torch.float32"
-    assert _pipeline_labels(torch_student.model_dir, fixture_texts) == [r["label"] for r in torch_student.predict(fixture_texts)]
+    assert _pipeline_labels(torch_student.model_dir, fixture_texts) == [
+        r["label"] for r in torch_student.predict(fixture_texts)
+    ]
 
 
 def test_load_student_predicts_label_ids_with_scores(exported):
@@ -114,7 +127,9 @@ def test_predict_command_prints_json_predictions(exported):
 
 @pytest.mark.integration
 def test_derived_student_exports_to_onnx_that_matches_transformers(tiny_gemma, eprstmt_spec, tmp_path, fixture_texts):
-    zip_path = _train_and_export("derived", eprstmt_spec, tmp_path, derive_from=str(tiny_gemma), layers=2, layer_selection="first", epochs=1)
+    zip_path = _train_and_export(
+        "derived", eprstmt_spec, tmp_path, derive_from=str(tiny_gemma), layers=2, layer_selection="first", epochs=1
+    )
     onnx = load_student(zip_path, quantized=False)
     texts = fixture_texts[:60] + ["从没见过的字：𪚥 🍉"]
     plain = _pipeline_labels(onnx.model_dir, texts)

@@ -45,13 +45,28 @@ def test_ladder_trains_each_kind_and_records_them(tiny_bert, tiny_gemma, eprstmt
 
     body = models.Transformer(str(tiny_gemma), max_seq_length=64)
     st_dir = tmp_path / "st"
-    SentenceTransformer(modules=[body, models.Pooling(body.get_embedding_dimension(), "mean")], device="cpu").save(str(st_dir))
+    SentenceTransformer(modules=[body, models.Pooling(body.get_embedding_dimension(), "mean")], device="cpu").save(
+        str(st_dir)
+    )
     monkeypatch.setitem(ladder.BUDGETS, "balanced", ("static", "small"))
-    monkeypatch.setattr(ladder, "KINDS", {"static": {"student": "static", "static_from": str(st_dir), "static_dims": 8}, "small": {"student": str(tiny_bert)}})
+    monkeypatch.setattr(
+        ladder,
+        "KINDS",
+        {
+            "static": {"student": "static", "static_from": str(st_dir), "static_dims": 8},
+            "small": {"student": str(tiny_bert)},
+        },
+    )
     soft = [(e.text, (0.2, 0.8) if "好" in e.text else (0.8, 0.2)) for e in eprstmt_spec.unlabeled[:48]]
     data = DistillData.from_spec(eprstmt_spec, soft=soft)
     data.dev = data.dev[:16]
-    art = ladder.distill_ladder(data, DistillConfig(epochs=1, batch_size=16, max_length=48), tmp_path / "student", budget="balanced", max_latency_ms=1e6)
+    art = ladder.distill_ladder(
+        data,
+        DistillConfig(epochs=1, batch_size=16, max_length=48),
+        tmp_path / "student",
+        budget="balanced",
+        max_latency_ms=1e6,
+    )
     rec = json.loads((tmp_path / "student" / "ladder.json").read_text())
     assert [r["kind"] for r in rec["kinds"]] == ["static", "small"]
     assert rec["published"] in ("static", "small") and rec["fits_budget"]

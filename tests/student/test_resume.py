@@ -25,7 +25,13 @@ def _train_cmd(run: Path) -> list[str]:
 
 def _env() -> dict:
     # One thread: identical float reductions in both runs whatever the machine's load.
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +50,9 @@ def test_killed_run_resumes_from_last_checkpoint_with_the_same_result(tiny_bert,
     prepare_job(job_data, cfg, killed)
     subprocess.run(_train_cmd(straight), check=True, env=_env(), cwd=ROOT, capture_output=True, timeout=600)
 
-    proc = subprocess.Popen(_train_cmd(killed), env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _train_cmd(killed), env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     first = killed / "checkpoints" / "epoch_000" / "trainer_state.json"
     deadline = time.time() + 600
     while not first.exists() and proc.poll() is None and time.time() < deadline:
@@ -54,7 +62,9 @@ def test_killed_run_resumes_from_last_checkpoint_with_the_same_result(tiny_bert,
     assert first.exists(), "the run never wrote its first checkpoint"
     assert not (killed / "student.json").exists(), "the run finished before it could be killed"
 
-    resumed = subprocess.run(_train_cmd(killed), check=True, env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        _train_cmd(killed), check=True, env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert "resuming after epoch" in resumed.stdout + resumed.stderr
 
     a = json.loads((straight / "student.json").read_text())

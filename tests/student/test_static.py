@@ -43,11 +43,15 @@ def tiny_encoder(tiny_gemma, tmp_path_factory):
     return out
 
 
-def test_static_student_trains_exports_and_runs_the_same_in_torch_and_onnx(tiny_encoder, eprstmt_spec, tmp_path, fixture_texts):
+def test_static_student_trains_exports_and_runs_the_same_in_torch_and_onnx(
+    tiny_encoder, eprstmt_spec, tmp_path, fixture_texts
+):
     soft = [(e.text, (0.2, 0.8) if "好" in e.text else (0.8, 0.2)) for e in eprstmt_spec.unlabeled[:64]]
     data = DistillData.from_spec(eprstmt_spec, soft=soft)
     data.dev = data.dev[:16]
-    cfg = DistillConfig(student="static", static_from=str(tiny_encoder), static_dims=8, epochs=2, batch_size=16, max_length=64)
+    cfg = DistillConfig(
+        student="static", static_from=str(tiny_encoder), static_dims=8, epochs=2, batch_size=16, max_length=64
+    )
     art = distill(data, cfg, out_dir=tmp_path / "run")
     assert art.kind == "static" and art.student_info["dims"] == 8
     # One vector of 8 per kept piece plus the head: tiny by construction.

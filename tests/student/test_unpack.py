@@ -19,7 +19,9 @@ def artifact(tiny_bert, eprstmt_spec, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("unpack")
     data = DistillData.from_spec(eprstmt_spec)
     data.dev = data.dev[:8]
-    art = distill(data, DistillConfig(student=str(tiny_bert), epochs=1, batch_size=16, max_length=32), out_dir=root / "run")
+    art = distill(
+        data, DistillConfig(student=str(tiny_bert), epochs=1, batch_size=16, max_length=32), out_dir=root / "run"
+    )
     return export_artifact(art, eprstmt_spec, root / "export", metrics={"accuracy": 0.5})
 
 
@@ -80,7 +82,7 @@ def test_symbolic_links_are_refused(artifact, tmp_path):
     bad = _rewrite(artifact, tmp_path / "link.zip")
     with zipfile.ZipFile(bad, "a") as zf:
         info = zipfile.ZipInfo("x/link")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         zf.writestr(info, "/etc/passwd")
     with pytest.raises(TaskError, match="symbolic link"):
         load_student(bad)

@@ -32,15 +32,34 @@ def tiny_model_dir(tmp_path_factory):
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
 
-    corpus = POS + NEG + ["评论:总体评价:内容类别N/A[MASK]\n 好差中性一般体育财经娱乐故事文化", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?'-"]
+    corpus = (
+        POS
+        + NEG
+        + [
+            "评论:总体评价:内容类别N/A[MASK]\n 好差中性一般体育财经娱乐故事文化",
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?'-",
+        ]
+    )
     vocab = _vocab(corpus)
     tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>", unk_token="<unk>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>", unk_token="<unk>"
+    )
     cfg = Gemma3TextConfig(
-        vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, head_dim=16, sliding_window=64, layer_types=["sliding_attention", "full_attention"],
-        max_position_embeddings=256, pad_token_id=0, eos_token_id=1, bos_token_id=2,
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        sliding_window=64,
+        layer_types=["sliding_attention", "full_attention"],
+        max_position_embeddings=256,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
     )
     torch.manual_seed(0)
     model = Gemma3ForCausalLM(cfg)
@@ -58,6 +77,18 @@ def sentiment_spec() -> TaskSpec:
         Label("pos", "positive", verbalizer=("好",)),
         Label("mid", "neutral", verbalizer=("中性",)),
     ]
-    gold = [Example(t, "pos") for t in POS[:4]] + [Example(t, "neg") for t in NEG[:4]] + [Example("一般", "mid"), Example("中性一般", "mid")]
+    gold = (
+        [Example(t, "pos") for t in POS[:4]]
+        + [Example(t, "neg") for t in NEG[:4]]
+        + [Example("一般", "mid"), Example("中性一般", "mid")]
+    )
     dev = [Example(t, "pos") for t in POS[4:]] + [Example(t, "neg") for t in NEG[4:]] + [Example("一般般", "mid")]
-    return TaskSpec(name="tiny", language="zh", labels=labels, gold=gold, dev=dev, test=dev, unlabeled=[Example(t) for t in POS + NEG])
+    return TaskSpec(
+        name="tiny",
+        language="zh",
+        labels=labels,
+        gold=gold,
+        dev=dev,
+        test=dev,
+        unlabeled=[Example(t) for t in POS + NEG],
+    )

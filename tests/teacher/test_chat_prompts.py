@@ -33,10 +33,17 @@ def test_fill_prompt_lists_the_label_words_and_names_the_text():
 def test_chat_builder_wraps_the_text_in_the_rendered_template(chat_tok):
     pb = PromptBuilder(chat_tok, "评论:{text}", LABELS, chat=True, system="总体评价")
     ids = pb.query_ids("很好用")
-    rendered = chat_tok.apply_chat_template([{"role": "system", "content": "总体评价"}, {"role": "user", "content": "评论:很好用"}], add_generation_prompt=True, tokenize=False)
+    rendered = chat_tok.apply_chat_template(
+        [{"role": "system", "content": "总体评价"}, {"role": "user", "content": "评论:很好用"}],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
     assert ids == chat_tok.encode(rendered, add_special_tokens=False)
     assert pb.prefix_ids == []  # the chat template carries its own start tokens
-    assert pb.label_token_ids == [chat_tok.encode("差", add_special_tokens=False), chat_tok.encode("好", add_special_tokens=False)]
+    assert pb.label_token_ids == [
+        chat_tok.encode("差", add_special_tokens=False),
+        chat_tok.encode("好", add_special_tokens=False),
+    ]
 
 
 def test_chat_builder_truncates_the_text_not_the_template(chat_tok):

@@ -54,7 +54,11 @@ def test_config_rejects_no_members_and_flat_llm_fields():
 
 
 def test_verbalizer_sets_take_the_kth_word_of_every_label():
-    labels = [Label("n", "Negative", verbalizer=("差", "负面")), Label("p", "Positive", verbalizer=("好", "正面")), Label("m", "mixed")]
+    labels = [
+        Label("n", "Negative", verbalizer=("差", "负面")),
+        Label("p", "Positive", verbalizer=("好", "正面")),
+        Label("m", "mixed"),
+    ]
     sets = verbalizer_sets(labels)
     assert [[lab.words()[0] for lab in s] for s in sets] == [["差", "好", "mixed"], ["负面", "正面", "mixed"]]
     assert sets[1][0].words() == ("负面", "差")  # the other words stay, after the chosen one
@@ -72,14 +76,21 @@ def test_llm_member_is_left_out_when_the_task_has_more_labels_than_a_prompt_can_
     from teacher.committee import adapt_committee
 
     body_dir = tmp_path / "bert"
-    BertModel(BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)).save_pretrained(body_dir)
+    BertModel(
+        BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    ).save_pretrained(body_dir)
     AutoTokenizer.from_pretrained(resolve_model("all-minilm-l6-v2").source).save_pretrained(body_dir)
     body = models.Transformer(str(body_dir), max_seq_length=32)
-    SentenceTransformer(modules=[body, models.Pooling(body.get_embedding_dimension(), "mean")], device="cpu").save(str(tmp_path / "st"))
+    SentenceTransformer(modules=[body, models.Pooling(body.get_embedding_dimension(), "mean")], device="cpu").save(
+        str(tmp_path / "st")
+    )
     spec = load_benchmark_task("banking77", split=0, shots=5)
     spec = replace(spec, dev=spec.dev[:40], test=[], unlabeled=[])
     # The LLM named here does not exist: building it would fail, so the run passing shows it was never built.
-    cfg = CommitteeConfig(llm={"model": str(tmp_path / "no-such-llm")}, embedding={"model": str(tmp_path / "st"), "prompt": None, "progress": False})
+    cfg = CommitteeConfig(
+        llm={"model": str(tmp_path / "no-such-llm")},
+        embedding={"model": str(tmp_path / "st"), "prompt": None, "progress": False},
+    )
     c = adapt_committee(spec, cfg)
     assert list(c.members) == ["embedding"] and c.weights == {"embedding": 1.0}
     assert "77 labels > llm_max_labels=32" in c.metrics["skipped"]["llm"]

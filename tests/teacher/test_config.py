@@ -13,7 +13,18 @@ def test_config_rejects_template_without_text_placeholder():
         TeacherConfig(template="评论:\n总体评价:").validate()
 
 
-@pytest.mark.parametrize("field,value", [("mode", "few-shot"), ("aggregate", "max"), ("calibration", "platt"), ("epochs", 0), ("lr", 2.0), ("train_layers", 0), ("select_dev", 0)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("mode", "few-shot"),
+        ("aggregate", "max"),
+        ("calibration", "platt"),
+        ("epochs", 0),
+        ("lr", 2.0),
+        ("train_layers", 0),
+        ("select_dev", 0),
+    ],
+)
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(TaskError, match="Fix:"):
         TeacherConfig(**{field: value}).validate()

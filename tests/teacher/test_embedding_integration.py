@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from teacher import Committee, CommitteeConfig, EmbeddingTeacher, EmbeddingTeacherConfig, adapt_committee, adapt_embedding, load_labeler
+from teacher import (
+    Committee,
+    CommitteeConfig,
+    EmbeddingTeacher,
+    EmbeddingTeacherConfig,
+    adapt_committee,
+    adapt_embedding,
+    load_labeler,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +33,9 @@ def test_embedding_teacher_learns_from_gold_and_round_trips_without_pickle(eprst
 
 
 def test_committee_of_gemma_and_embedding_is_pooled_on_dev_and_reloads(eprstmt_small, tmp_path):
-    cfg = CommitteeConfig(llm={"model": "gemma-3-270m", "mode": "zero-shot", "template": "评论:{text}\n总体评价:"}, embedding={})
+    cfg = CommitteeConfig(
+        llm={"model": "gemma-3-270m", "mode": "zero-shot", "template": "评论:{text}\n总体评价:"}, embedding={}
+    )
     c = adapt_committee(eprstmt_small, cfg, out_dir=tmp_path / "committee")
     assert set(c.members) == {"llm", "embedding"} and abs(sum(c.weights.values()) - 1) < 1e-9
     best_member = max(m["dev"]["accuracy"] for m in c.metrics["members"].values())
@@ -40,7 +50,9 @@ def test_setfit_tuned_body_is_saved_and_reloaded_with_the_head(eprstmt_small, tm
     from dataclasses import replace
 
     spec = replace(eprstmt_small, gold=eprstmt_small.gold[:4] + eprstmt_small.gold[-4:], dev=eprstmt_small.dev[:8])
-    t = adapt_embedding(spec, EmbeddingTeacherConfig(setfit_iterations=1, batch_size=8, progress=False), out_dir=tmp_path / "tuned")
+    t = adapt_embedding(
+        spec, EmbeddingTeacherConfig(setfit_iterations=1, batch_size=8, progress=False), out_dir=tmp_path / "tuned"
+    )
     assert (tmp_path / "tuned" / "body" / "model.safetensors").is_file()
     texts = [e.text for e in spec.test[:6]]
     again = EmbeddingTeacher.load(tmp_path / "tuned")

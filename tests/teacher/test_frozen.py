@@ -22,7 +22,13 @@ def binary_spec(sentiment_spec):
     """Two single-token labels (the cache only serves single-token verbalizers)."""
     labels = [Label("neg", "negative", verbalizer=("差",)), Label("pos", "positive", verbalizer=("好",))]
     keep = lambda xs: [e for e in xs if e.label in ("neg", "pos")]  # noqa: E731
-    return replace(sentiment_spec, labels=labels, gold=keep(sentiment_spec.gold), dev=keep(sentiment_spec.dev), test=keep(sentiment_spec.test))
+    return replace(
+        sentiment_spec,
+        labels=labels,
+        gold=keep(sentiment_spec.gold),
+        dev=keep(sentiment_spec.dev),
+        test=keep(sentiment_spec.test),
+    )
 
 
 def _cfg(model_dir, **kw) -> TeacherConfig:
@@ -32,7 +38,9 @@ def _cfg(model_dir, **kw) -> TeacherConfig:
 def test_upper_layers_on_cached_states_match_the_full_forward(tiny_model_dir, binary_spec):
     teacher = adapt(binary_spec, _cfg(tiny_model_dir, mode="zero-shot"))
     scorer = teacher.scorer
-    rows = teacher.rows(["很好用", "物流慢不满意", "好评推荐", "差"])  # different lengths: left padding differs per batch
+    rows = teacher.rows(
+        ["很好用", "物流慢不满意", "好评推荐", "差"]
+    )  # different lengths: left padding differs per batch
     split = split_layer(scorer, train_layers=1, freeze_embeddings=True)
     assert split == 1
     states = lower_states(scorer, rows, split, batch_size=3)
@@ -49,7 +57,9 @@ def test_cache_is_not_used_for_multi_token_labels_or_trained_embeddings(tiny_mod
     single = adapt(binary_spec, _cfg(tiny_model_dir, mode="zero-shot"))
     assert split_layer(single.scorer, train_layers=1, freeze_embeddings=False) is None
     assert split_layer(single.scorer, train_layers=None, freeze_embeddings=True) is None
-    assert split_layer(single.scorer, train_layers=2, freeze_embeddings=True) is None  # every layer trained: nothing to cache
+    assert (
+        split_layer(single.scorer, train_layers=2, freeze_embeddings=True) is None
+    )  # every layer trained: nothing to cache
 
 
 def test_finetune_with_the_cache_follows_the_uncached_run(tiny_model_dir, binary_spec, monkeypatch):

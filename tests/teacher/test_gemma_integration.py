@@ -14,7 +14,14 @@ def test_gemma_teacher_fine_tunes_labels_and_round_trips(eprstmt_small, tmp_path
     from dataclasses import replace
 
     spec = replace(eprstmt_small, gold=eprstmt_small.gold[:16] + eprstmt_small.gold[-16:])
-    cfg = TeacherConfig(model="gemma-3-270m", mode="finetune", template="评论:{text}\n总体评价:", epochs=3, train_layers=6, progress=False)
+    cfg = TeacherConfig(
+        model="gemma-3-270m",
+        mode="finetune",
+        template="评论:{text}\n总体评价:",
+        epochs=3,
+        train_layers=6,
+        progress=False,
+    )
     teacher = adapt(spec, cfg, out_dir=tmp_path / "teacher")
     texts = [e.text for e in spec.test]
     y = np.array([spec.label_index(e.label) for e in spec.test])

@@ -84,7 +84,9 @@ def test_scorer_is_differentiable_for_fine_tuning(tiny_model_dir, sentiment_spec
 
 
 def test_finetune_learns_separable_gold_set(tiny_model_dir, sentiment_spec):
-    cfg = _cfg(tiny_model_dir, mode="finetune", epochs=30, lr=3e-3, batch_size=4, warmup_ratio=0.0, freeze_embeddings=False)
+    cfg = _cfg(
+        tiny_model_dir, mode="finetune", epochs=30, lr=3e-3, batch_size=4, warmup_ratio=0.0, freeze_embeddings=False
+    )
     teacher = adapt(sentiment_spec, cfg)
     res = teacher.label([e.text for e in sentiment_spec.gold])
     acc = np.mean([p == e.label for p, e in zip(res.labels, sentiment_spec.gold)])

@@ -40,7 +40,12 @@ def test_embedding_mode_uses_the_frozen_layer_cache(tiny_model_dir, sentiment_sp
     split = split_layer(teacher.scorer, train_layers=1, freeze_embeddings=True)
     assert split == 1
     with torch.inference_mode():
-        torch.testing.assert_close(upper_scores(teacher.scorer, lower_states(teacher.scorer, rows, split, 2), split), teacher.scorer.scores(rows), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            upper_scores(teacher.scorer, lower_states(teacher.scorer, rows, split, 2), split),
+            teacher.scorer.scores(rows),
+            rtol=1e-4,
+            atol=1e-5,
+        )
 
 
 def test_auto_keeps_exact_sequence_scoring_for_few_multi_token_labels():

@@ -43,7 +43,14 @@ class Browser:
 
         self.profile = tempfile.mkdtemp(prefix="factory-chromium-")
         self.proc = subprocess.Popen(
-            [chromium_path(), *FLAGS, f"--remote-debugging-port={port}", f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"],
+            [
+                chromium_path(),
+                *FLAGS,
+                f"--remote-debugging-port={port}",
+                f"--user-data-dir={self.profile}",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -56,7 +63,7 @@ class Browser:
             except (httpx.HTTPError, StopIteration, ValueError):
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     self.close()
-                    raise RuntimeError("chromium did not open its DevTools port")
+                    raise RuntimeError("chromium did not open its DevTools port") from None
                 time.sleep(0.5)
         self.ws = connect(page["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024, open_timeout=30)
         self.ids = itertools.count(1)

@@ -101,15 +101,27 @@ def build_student_export(out, name: str = "reviews"):
     from student.ladder import distill_ladder, read_ladder
 
     tok = AutoTokenizer.from_pretrained(resolve_model("all-minilm-l6-v2").source)
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    cfg = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     BertModel(cfg).save_pretrained(out / "tiny-bert")
     tok.save_pretrained(out / "tiny-bert")
     spec = load_benchmark_task("sst2", split=0)
     spec = replace(spec, name=name, dev=spec.dev[:16], test=spec.test[:40], unlabeled=spec.unlabeled[:20])
     # Two kinds, as a run's ladder trains them: a static student made from a tiny sentence encoder, and the tiny BERT.
     body = models.Transformer(str(out / "tiny-bert"), max_seq_length=32)
-    SentenceTransformer(modules=[body, models.Pooling(body.get_embedding_dimension(), "mean")], device="cpu").save(str(out / "tiny-st"))
-    kinds = {"static": {"student": "static", "static_from": str(out / "tiny-st"), "static_dims": 8}, "small": {"student": str(out / "tiny-bert")}}
+    SentenceTransformer(modules=[body, models.Pooling(body.get_embedding_dimension(), "mean")], device="cpu").save(
+        str(out / "tiny-st")
+    )
+    kinds = {
+        "static": {"student": "static", "static_from": str(out / "tiny-st"), "static_dims": 8},
+        "small": {"student": str(out / "tiny-bert")},
+    }
     cfg = DistillConfig(epochs=2, max_length=32, patience=1)
     art = distill_ladder(DistillData.from_spec(spec), cfg, out / "run", kinds=kinds)
     metrics = evaluate(art, spec.test, out / "eval")

@@ -56,7 +56,15 @@ def test_models_page_in_chromium_shows_confusion_matrix_and_download(served):
     finally:
         browser.close()
     assert f"{spec.name} · v1" in text
-    for needle in ("Accuracy", "Macro-F1", "Confusion matrix", "rows: true label", "Learning curve", "Teacher vs student", "Try it"):
+    for needle in (
+        "Accuracy",
+        "Macro-F1",
+        "Confusion matrix",
+        "rows: true label",
+        "Learning curve",
+        "Teacher vs student",
+        "Try it",
+    ):
         assert needle in text, needle
     assert f"Download {spec.name}-student.zip" in text
     # The confusion matrix PNG the student stage wrote is the image the browser drew.

@@ -61,7 +61,9 @@ def test_answering_queue_items_stores_them_in_label_studio(app, workspace, queue
     answers = {}
     for t in client.tasks.list(project=project, fields="all"):
         for a in t.annotations or []:
-            answers[t.data["text"]] = a["result"][0]["value"]["choices"][0] if isinstance(a, dict) else a.result[0]["value"]["choices"][0]
+            answers[t.data["text"]] = (
+                a["result"][0]["value"]["choices"][0] if isinstance(a, dict) else a.result[0]["value"]["choices"][0]
+            )
     assert answers == {spec.unlabeled[0].text: "Negative", spec.unlabeled[2].text: "Positive"}
     link = [b for b in at.get("link_button")]
     assert link and f"/projects/{project}/" in link[0].proto.url

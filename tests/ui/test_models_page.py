@@ -28,8 +28,13 @@ def _version_dir(tmp_path, spec, accuracy: float):
     ax.plot([1, 2, 3], [0.9, 0.5, 0.3])
     fig.savefig(d / "learning_curve.png")
     plt.close("all")
-    metrics = {"accuracy": accuracy, "macro_f1": accuracy - 0.02, "params": 39_400_000, "texts_per_second": 120.0,
-               "teacher": {"accuracy": 0.75, "macro_f1": 0.74, "params": 268_098_176}}
+    metrics = {
+        "accuracy": accuracy,
+        "macro_f1": accuracy - 0.02,
+        "params": 39_400_000,
+        "texts_per_second": 120.0,
+        "teacher": {"accuracy": 0.75, "macro_f1": 0.74, "params": 268_098_176},
+    }
     (d / "metrics.json").write_text(json.dumps(metrics))
     with zipfile.ZipFile(d / "student.zip", "w") as z:
         z.writestr("model/config.json", json.dumps({"labels": spec.label_ids}))
@@ -150,8 +155,12 @@ def test_teacher_row_comes_from_the_publishing_runs_teacher(app, workspace, stud
     student_json.write_text(json.dumps(meta))
     run_teacher = workspace.task_dir(spec.name) / "runs" / "pipeline-production-1" / "teacher"
     run_teacher.mkdir(parents=True)
-    (run_teacher / "teacher.json").write_text(json.dumps({"metrics": {"model": "gemma-3-270m", "mode": "finetune", "dev": {"accuracy": 0.6875, "ece": 0.11}}}))
-    workspace.publish_model(spec.name, bare, extra={"kind": "production", "run": "pipeline-production-1", "human_answers": 0})
+    (run_teacher / "teacher.json").write_text(
+        json.dumps({"metrics": {"model": "gemma-3-270m", "mode": "finetune", "dev": {"accuracy": 0.6875, "ece": 0.11}}})
+    )
+    workspace.publish_model(
+        spec.name, bare, extra={"kind": "production", "run": "pipeline-production-1", "human_answers": 0}
+    )
     at = page(app, "models")
     table = _comparison(at)
     assert table.loc["teacher", "dev accuracy"] == pytest.approx(0.6875)
@@ -162,7 +171,9 @@ def test_teacher_row_comes_from_the_publishing_runs_teacher(app, workspace, stud
 @pytest.mark.integration
 def test_models_page_plots_every_student_kind_the_run_trained(app, workspace, real_versions):
     at = page(app, "models")
-    ladder = json.loads((workspace.model_versions("reviews")[-1] / "reviews-student" / "metrics.json").read_text())["ladder"]
+    ladder = json.loads((workspace.model_versions("reviews")[-1] / "reviews-student" / "metrics.json").read_text())[
+        "ladder"
+    ]
     assert [k["kind"] for k in ladder["kinds"]] == ["static", "small"]
     assert any("Student kinds trained" in m.value and ladder["published"] in m.value for m in at.markdown)
     kinds = next(df.value for df in at.dataframe if "ms a text" in df.value.columns)
@@ -179,6 +190,8 @@ def test_a_file_uploaded_on_the_models_page_is_classified_and_offered_for_downlo
     assert any(b.label == "Download predictions.csv" for b in at.download_button)
     from ui.predict import predict_upload
 
-    data, report = predict_upload(str(workspace.model_versions("reviews")[-1] / "reviews-student.zip"), "reviews.csv", csv_bytes)
+    data, report = predict_upload(
+        str(workspace.model_versions("reviews")[-1] / "reviews-student.zip"), "reviews.csv", csv_bytes
+    )
     rows = data.decode("utf-8").splitlines()
     assert rows[0].startswith("line,text,label,score,p_") and len(rows) == 3 and report["predicted"] == 2

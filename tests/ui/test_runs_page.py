@@ -25,8 +25,14 @@ def test_start_run_creates_deployment_run_and_shows_its_failure(app, workspace, 
 
     workspace.save_task(replace(eprstmt_small, name="shop"))
     at = page(app, "runs")
-    assert any("No runs" in i.value for i in at.info), ([w.value for w in at.warning], [i.value for i in at.info], [e.value for e in at.error])
-    at.selectbox(key="budget").set_value(next(k for k in at.selectbox(key="budget").options if k.startswith("tiny"))).run()
+    assert any("No runs" in i.value for i in at.info), (
+        [w.value for w in at.warning],
+        [i.value for i in at.info],
+        [e.value for e in at.error],
+    )
+    at.selectbox(key="budget").set_value(
+        next(k for k in at.selectbox(key="budget").options if k.startswith("tiny"))
+    ).run()
     at.button(key="start-run").click().run()
     assert not at.exception and not at.error
     run_id = at.session_state["started-run"]

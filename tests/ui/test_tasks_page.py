@@ -116,7 +116,10 @@ def test_duplicate_task_name_is_reported_not_overwritten(app, workspace):
 
 
 def test_upload_jsonl_guesses_sentence_column_and_detects_language(app, workspace, eprstmt_spec):
-    body = "".join(json.dumps({"id": i, "sentence": e.text, "label": e.label}, ensure_ascii=False) + "\n" for i, e in enumerate(eprstmt_spec.gold))
+    body = "".join(
+        json.dumps({"id": i, "sentence": e.text, "label": e.label}, ensure_ascii=False) + "\n"
+        for i, e in enumerate(eprstmt_spec.gold)
+    )
     at = _upload(app, "up-train", "shop reviews.jsonl", body.encode("utf-8"), "application/json")
     assert at.selectbox(key="map-text").value == "sentence" and at.selectbox(key="map-label").value == "label"
     assert at.text_input(key="name-up").value == "shop-reviews"

@@ -20,12 +20,23 @@ def _escape(text: str) -> str:
 def _gauge(level: dict) -> None:
     new, target = level["new"], level["level"]
     cols = st.columns(3)
-    cols[0].metric("New answers", f"{new} / {target}", border=True, help="answers since the last iteration, against the water level")
+    cols[0].metric(
+        "New answers",
+        f"{new} / {target}",
+        border=True,
+        help="answers since the last iteration, against the water level",
+    )
     cols[1].metric("All answers", level["answers"], border=True)
     cols[2].metric("Open questions", level.get("open", 0), border=True)
-    st.progress(min(new / target, 1.0) if target else 0.0, text=f"Labeled queue: {new} of {target} answers to the next iteration")
+    st.progress(
+        min(new / target, 1.0) if target else 0.0,
+        text=f"Labeled queue: {new} of {target} answers to the next iteration",
+    )
     if level["reached"]:
-        st.success("Water level reached: the next iteration (teacher update, relabel, new student) is triggered.", icon=":material/water_full:")
+        st.success(
+            "Water level reached: the next iteration (teacher update, relabel, new student) is triggered.",
+            icon=":material/water_full:",
+        )
 
 
 def _answer(task: str, q: dict, label_id: str, ws) -> None:
@@ -45,10 +56,18 @@ def _question(task: str, spec, q: dict, ws) -> None:
             conf = q.get("score")
             left, right = st.columns([1, 3])
             with left:
-                st.badge(f"Teacher: {names.get(q['suggestion'], q['suggestion'])}", icon=":material/smart_toy:", color="violet")
+                st.badge(
+                    f"Teacher: {names.get(q['suggestion'], q['suggestion'])}",
+                    icon=":material/smart_toy:",
+                    color="violet",
+                )
             if conf is not None:
                 right.progress(float(conf), text=f"confidence {100 * float(conf):.0f}%")
-        st.caption("Keys: " + ", ".join(f"**{i + 1}** {names[lid]}" for i, lid in enumerate(spec.label_ids[:9])) + " · **S** skip")
+        st.caption(
+            "Keys: "
+            + ", ".join(f"**{i + 1}** {names[lid]}" for i, lid in enumerate(spec.label_ids[:9]))
+            + " · **S** skip"
+        )
         ids = spec.label_ids
         for start in range(0, len(ids), PER_ROW):
             cols = st.columns(PER_ROW)
@@ -85,11 +104,16 @@ def render() -> None:
         st.warning(error_text(e), icon=":material/cloud_off:")
         return
     except Exception as e:  # a down or unreachable server: say so and how to start it
-        st.warning(f"Label Studio did not answer ({type(e).__name__}: {e}). Start the services with `factory up`.", icon=":material/cloud_off:")
+        st.warning(
+            f"Label Studio did not answer ({type(e).__name__}: {e}). Start the services with `factory up`.",
+            icon=":material/cloud_off:",
+        )
         return
     url = label_studio_url(ws)
     if url:
-        st.link_button("Open this project in Label Studio", f"{url}/projects/{project}/data", icon=":material/open_in_new:")
+        st.link_button(
+            "Open this project in Label Studio", f"{url}/projects/{project}/data", icon=":material/open_in_new:"
+        )
     _gauge({**water_level(task, ws), "open": len(queue)})
     done = st.session_state.pop("answered", None)
     if done:
@@ -106,8 +130,15 @@ def render() -> None:
     with st.expander(f"All open questions ({len(queue)})"):
         names = dict(zip(spec.label_ids, spec.label_names))
         st.dataframe(
-            [{"text": q["text"], "teacher": names.get(q["suggestion"], q["suggestion"]), "confidence": q["score"]} for q in queue],
-            column_config={"confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent")},
+            [
+                {"text": q["text"], "teacher": names.get(q["suggestion"], q["suggestion"]), "confidence": q["score"]}
+                for q in queue
+            ],
+            column_config={
+                "confidence": st.column_config.ProgressColumn(
+                    "confidence", min_value=0.0, max_value=1.0, format="percent"
+                )
+            },
             hide_index=True,
             width="stretch",
         )

@@ -20,11 +20,22 @@ def _metrics_row(v: ModelVersion, prev: ModelVersion | None) -> None:
         return f"{100 * (m[key] - prev.metrics[key]):+.1f} pts vs {prev.name}"
 
     cols = st.columns(5)
-    cols[0].metric("Accuracy", fmt_pct(m.get("accuracy")), delta("accuracy"), border=True, help=f"on {m.get('n', 'the')} test texts")
+    cols[0].metric(
+        "Accuracy",
+        fmt_pct(m.get("accuracy")),
+        delta("accuracy"),
+        border=True,
+        help=f"on {m.get('n', 'the')} test texts",
+    )
     cols[1].metric("Macro-F1", fmt_pct(m.get("macro_f1")), delta("macro_f1"), border=True)
     cols[2].metric("Parameters", f"{v.params / 1e6:.1f}M" if v.params else "–", border=True)
     tps = m.get("texts_per_second")
-    cols[3].metric("Throughput", f"{tps:,.0f} texts/s" if tps else "–", border=True, help="batched inference on the machine that evaluated it")
+    cols[3].metric(
+        "Throughput",
+        f"{tps:,.0f} texts/s" if tps else "–",
+        border=True,
+        help="batched inference on the machine that evaluated it",
+    )
     lat = m.get("latency_ms_per_text")
     cols[4].metric("Latency", f"{lat:.0f} ms" if lat else "–", border=True, help="median time for a single text")
 
@@ -53,8 +64,16 @@ def _ladder(v: ModelVersion) -> None:
         return
     st.markdown(f"**Student kinds trained** (budget `{ladder.get('budget')}`; published: `{ladder.get('published')}`)")
     df = pd.DataFrame(
-        [{"kind": r["kind"] + (" (published)" if r["kind"] == ladder.get("published") else ""), "dev accuracy": r.get("dev_accuracy"),
-          "texts/s": r.get("texts_per_second"), "ms a text": r.get("latency_ms_per_text"), "params": r.get("params")} for r in kinds]
+        [
+            {
+                "kind": r["kind"] + (" (published)" if r["kind"] == ladder.get("published") else ""),
+                "dev accuracy": r.get("dev_accuracy"),
+                "texts/s": r.get("texts_per_second"),
+                "ms a text": r.get("latency_ms_per_text"),
+                "params": r.get("params"),
+            }
+            for r in kinds
+        ]
     )
     left, right = st.columns(2)
     left.scatter_chart(df, x="texts/s", y="dev accuracy", color="kind", size="params")
@@ -68,7 +87,14 @@ def _comparison(v: ModelVersion) -> None:
         st.caption("No teacher metrics were recorded for this version.")
     numeric = [c for c in df.columns if c != "model"]
     df[numeric] = df[numeric].apply(pd.to_numeric, errors="coerce")
-    formats = {"test accuracy": "percent", "test macro-F1": "percent", "dev accuracy": "percent", "params": "compact", "ECE": "%.3f", "texts/s": "%.0f"}
+    formats = {
+        "test accuracy": "percent",
+        "test macro-F1": "percent",
+        "dev accuracy": "percent",
+        "params": "compact",
+        "ECE": "%.3f",
+        "texts/s": "%.0f",
+    }
     config = {c: st.column_config.NumberColumn(c, format=formats.get(c)) for c in numeric}
     st.dataframe(df, column_config=config, width="stretch")
 
@@ -112,7 +138,11 @@ def _try_it(v: ModelVersion) -> None:
         df = pd.DataFrame(rows)
         if names and "label" in df:
             df.insert(df.columns.get_loc("label") + 1, "name", df["label"].map(names))
-        config = {"score": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent")} if "score" in df else None
+        config = (
+            {"score": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent")}
+            if "score" in df
+            else None
+        )
         st.dataframe(df, width="stretch", hide_index=True, column_config=config)
 
 
@@ -123,8 +153,14 @@ def _classify_file(v: ModelVersion) -> None:
     if v.zip_path is None:
         return
     with st.expander("Classify a file"):
-        up = st.file_uploader("CSV, JSONL or text (one text a line)", type=["csv", "tsv", "jsonl", "json", "txt"], key=f"file-{v.task}-{v.name}")
-        column = st.text_input("Column / field with the text (CSV, JSONL)", value="text", key=f"file-col-{v.task}-{v.name}")
+        up = st.file_uploader(
+            "CSV, JSONL or text (one text a line)",
+            type=["csv", "tsv", "jsonl", "json", "txt"],
+            key=f"file-{v.task}-{v.name}",
+        )
+        column = st.text_input(
+            "Column / field with the text (CSV, JSONL)", value="text", key=f"file-col-{v.task}-{v.name}"
+        )
         if up is None:
             return
         try:
@@ -136,7 +172,13 @@ def _classify_file(v: ModelVersion) -> None:
         st.success(f"{report['predicted']} rows classified, {report['skipped']} skipped.", icon=":material/check:")
         for p in report["problems"][:5]:
             st.caption(f"skipped {p}")
-        st.download_button(f"Download {report['file_name']}", data=data, file_name=f"{v.task}-{v.name}-{report['file_name']}", key=f"file-dl-{v.task}-{v.name}", on_click="ignore")
+        st.download_button(
+            f"Download {report['file_name']}",
+            data=data,
+            file_name=f"{v.task}-{v.name}-{report['file_name']}",
+            key=f"file-dl-{v.task}-{v.name}",
+            on_click="ignore",
+        )
 
 
 def _versions_table(versions: list[ModelVersion]) -> None:
@@ -172,7 +214,10 @@ def render() -> None:
         return
     versions = list_versions(ws, task)
     if not versions:
-        st.info(f"Task **{task}** has no published model yet. Start a production run on the **Runs** page; its student appears here as `v1`.", icon=":material/hourglass_empty:")
+        st.info(
+            f"Task **{task}** has no published model yet. Start a production run on the **Runs** page; its student appears here as `v1`.",
+            icon=":material/hourglass_empty:",
+        )
         return
     names = [v.name for v in versions]
     st.caption(f"{len(versions)} version{'s' if len(versions) != 1 else ''} of **{task}** (newest first)")

@@ -14,7 +14,17 @@ from factory.errors import TaskError
 from factory.spec import TaskSpec
 from ui.common import TASK_KEY, show_errors, workspace
 from ui.samples import SAMPLES, create_sample
-from ui.upload import LABEL_GUESSES, TEXT_GUESSES, UPLOAD_MAX_BYTES, Upload, check_uploads, human_size, columns, create_from_uploads, guess
+from ui.upload import (
+    LABEL_GUESSES,
+    TEXT_GUESSES,
+    UPLOAD_MAX_BYTES,
+    Upload,
+    check_uploads,
+    human_size,
+    columns,
+    create_from_uploads,
+    guess,
+)
 
 LANG_CHOICES = {"detect": None, "Chinese (zh)": "zh", "English (en)": "en"}
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "json"]
@@ -40,7 +50,9 @@ def preview(spec: TaskSpec) -> None:
     left.markdown("**Examples per label**")
     left.dataframe(counts, width="stretch")
     right.markdown("**First gold examples**")
-    right.dataframe(pd.DataFrame([{"text": e.text, "label": e.label} for e in spec.gold[:20]]), width="stretch", hide_index=True)
+    right.dataframe(
+        pd.DataFrame([{"text": e.text, "label": e.label} for e in spec.gold[:20]]), width="stretch", hide_index=True
+    )
 
 
 def _created(name: str) -> None:
@@ -56,16 +68,24 @@ def from_upload(ws) -> None:
         help=f"CSV with a header row or JSON lines; at most {human_size(UPLOAD_MAX_BYTES)}. Nothing in the file is executed.",
     )
     with st.expander("More files (optional): dev, test, unlabeled pool"):
-        extra = {split: st.file_uploader(f"{split.title()} set", type=UPLOAD_TYPES, key=f"up-{split}") for split in ("dev", "test", "unlabeled")}
+        extra = {
+            split: st.file_uploader(f"{split.title()} set", type=UPLOAD_TYPES, key=f"up-{split}")
+            for split in ("dev", "test", "unlabeled")
+        }
     if gold is None:
-        st.info("Upload a CSV (columns such as `text,label`) or a JSON-lines file (`{\"text\": …, \"label\": …}` per line) to start.", icon=":material/upload:")
+        st.info(
+            'Upload a CSV (columns such as `text,label`) or a JSON-lines file (`{"text": …, "label": …}` per line) to start.',
+            icon=":material/upload:",
+        )
         return
     uploads = {"train": Upload(gold.name, gold.getvalue())}
     uploads.update({k: Upload(f.name, f.getvalue()) for k, f in extra.items() if f is not None})
     cols = columns(uploads["train"])
     c1, c2, c3, c4 = st.columns(4)
     if cols:
-        text_field = c1.selectbox("Text column", cols, index=cols.index(guess(cols, TEXT_GUESSES) or cols[0]), key="map-text")
+        text_field = c1.selectbox(
+            "Text column", cols, index=cols.index(guess(cols, TEXT_GUESSES) or cols[0]), key="map-text"
+        )
         default_label = guess(cols, LABEL_GUESSES) or cols[min(1, len(cols) - 1)]
         label_field = c2.selectbox("Label column", cols, index=cols.index(default_label), key="map-label")
     else:
@@ -78,13 +98,32 @@ def from_upload(ws) -> None:
     lang = LANG_CHOICES[c4.selectbox("Language", list(LANG_CHOICES), key="lang-up")]
     with st.expander("Prompt settings (optional)", icon=":material/chat:"):
         p1, p2 = st.columns([1, 3])
-        text_name = p1.text_input("A text is called", "", key="text-name-up", placeholder="商品评论 / customer message") or None
-        prompt = p2.text_input("Teacher prompt", "", key="prompt-up", placeholder="判断这条评论的情感。可选：{options}。\n评论：{text}", help="{text} is the text, {options} the label words; empty = the teacher's default") or None
+        text_name = (
+            p1.text_input("A text is called", "", key="text-name-up", placeholder="商品评论 / customer message") or None
+        )
+        prompt = (
+            p2.text_input(
+                "Teacher prompt",
+                "",
+                key="prompt-up",
+                placeholder="判断这条评论的情感。可选：{options}。\n评论：{text}",
+                help="{text} is the text, {options} the label words; empty = the teacher's default",
+            )
+            or None
+        )
     with tempfile.TemporaryDirectory(prefix="factory-upload-") as tmp:
-        checked, paths = check_uploads(name, uploads, text_field, label_field, Path(tmp), language=lang, text_name=text_name, prompt=prompt)
+        checked, paths = check_uploads(
+            name, uploads, text_field, label_field, Path(tmp), language=lang, text_name=text_name, prompt=prompt
+        )
         if checked.errors:
             show_errors(checked.errors, "The task cannot be created yet")
-            st.button("Create task", type="primary", disabled=True, key="create-up-disabled", help="fix the problems above first")
+            st.button(
+                "Create task",
+                type="primary",
+                disabled=True,
+                key="create-up-disabled",
+                help="fix the problems above first",
+            )
             return
         st.success("All checks passed.", icon=":material/check_circle:")
         preview(checked.spec)
@@ -103,7 +142,9 @@ def from_sample(ws) -> None:
     st.caption(SAMPLES[key].description)
     c1, c2, c3 = st.columns(3)
     name = c1.text_input("Task name", value=key, key=f"name-sample-{key}")
-    split = c2.selectbox("Few-shot split", [0, 1, 2, 3, 4], key="sample-split", help="FewCLUE's five official few-shot splits")
+    split = c2.selectbox(
+        "Few-shot split", [0, 1, 2, 3, 4], key="sample-split", help="FewCLUE's five official few-shot splits"
+    )
     pool = c3.toggle("Include the unlabeled pool", value=True, key="sample-pool")
     if st.button("Create task", type="primary", key="create-sample", icon=":material/add_task:"):
         try:
@@ -145,7 +186,10 @@ def render() -> None:
     ws = workspace()
     created = st.session_state.pop("created", None)
     if created:
-        st.success(f"Task **{created}** created. Next: start a run on the **Runs** page, or answer its queue on **Label**.", icon=":material/task_alt:")
+        st.success(
+            f"Task **{created}** created. Next: start a run on the **Runs** page, or answer its queue on **Label**.",
+            icon=":material/task_alt:",
+        )
     new, existing = st.tabs(["New task", f"Your tasks ({len(ws.list_tasks())})"])
     with new:
         source = st.radio("Start from", ["Upload files", "Bundled sample"], horizontal=True, key="source")
