@@ -25,7 +25,7 @@ from pathlib import Path
 
 from factory.atomic import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl, write_manifest
 from factory.errors import TaskError
-from factory.spec import Example, TaskSpec, validate_task, validate_task_name
+from factory.spec import TaskSpec, validate_task, validate_task_name
 
 SPLITS = ("gold", "dev", "test", "unlabeled")
 
@@ -228,7 +228,3 @@ class Workspace:
 
     def services_dir(self) -> Path:
         return self.root / "services"
-
-
-def examples_to_rows(examples: list[Example]) -> list[dict]:
-    return [{"text": e.text, "label": e.label, "id": e.id} for e in examples]

@@ -66,7 +66,3 @@ def distill(
     cfg = cfg or DistillConfig()
     job = prepare_job(data, cfg, out_dir)
     return run_training(job)
-
-
-def init_info(run_dir: str | Path) -> dict:
-    return json.loads((Path(run_dir) / "init" / INIT_FILE).read_text(encoding="utf-8"))

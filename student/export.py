@@ -219,7 +219,3 @@ def export_artifact(
                 zf.write(p, f"{name}/{p.relative_to(folder).as_posix()}")
     tmp_zip.replace(zip_path)
     return zip_path
-
-
-def read_manifest(folder: str | Path) -> dict:
-    return json.loads((Path(folder) / "MANIFEST.json").read_text(encoding="utf-8"))
