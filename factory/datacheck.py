@@ -183,14 +183,14 @@ def data_warnings(spec: TaskSpec) -> list[dict]:
     return out
 
 
-def label_name_warnings(spec: TaskSpec, encoder=None) -> list[dict]:
-    """Pairs of label names whose sentence embeddings are nearly the same (cosine ≥ ``LABEL_NAME_SIMILARITY``)."""
+def label_name_warnings(spec: TaskSpec, encoder) -> list[dict]:
+    """Pairs of label names whose sentence embeddings are nearly the same (cosine ≥ ``LABEL_NAME_SIMILARITY``).
+
+    ``encoder`` has ``encode(texts, normalize_embeddings=True)`` (a ``SentenceTransformer``; the CLI passes
+    the embedding teacher's, ``teacher.embedding.load_encoder``).
+    """
     import numpy as np
 
-    if encoder is None:
-        from teacher.embedding import EmbeddingTeacherConfig, load_encoder
-
-        encoder = load_encoder(EmbeddingTeacherConfig().model, EmbeddingTeacherConfig(progress=False))
     names = [lab.name or lab.id for lab in spec.labels]
     vecs = np.asarray(encoder.encode(names, normalize_embeddings=True))
     sims = vecs @ vecs.T

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from factory.errors import FactoryError, TaskError
+from factory.summary import summary
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -38,27 +38,6 @@ def fail(err: FactoryError, as_json: bool) -> None:
     else:
         typer.echo(f"error: {err}", err=True)
     raise typer.Exit(1)
-
-
-def summary(spec) -> dict:
-    """Counts per split and per label, as printed by ``task show``."""
-    per_label = {}
-    for split in ("gold", "dev", "test"):
-        c = Counter(e.label for e in getattr(spec, split))
-        per_label[split] = {lab: c.get(lab, 0) for lab in spec.label_ids}
-    return {
-        "name": spec.name,
-        "language": spec.language,
-        "water_level": spec.water_level,
-        "text_name": spec.text_name,
-        "prompt": spec.prompt,
-        "counts": spec.counts(),
-        "labels": [
-            {"id": lab.id, "name": lab.name, "description": lab.description, "verbalizer": list(lab.verbalizer)}
-            for lab in spec.labels
-        ],
-        "label_counts": per_label,
-    }
 
 
 def _print_summary(info: dict, task_dir: Path | None = None) -> None:
@@ -176,9 +155,12 @@ def check(
 
     try:
         spec = open_workspace(workspace, as_json).load_task(name)
-        warnings = (
-            resolve_conflicts(spec, "warn")[1] + data_warnings(spec) + (label_name_warnings(spec) if model else [])
-        )
+        warnings = resolve_conflicts(spec, "warn")[1] + data_warnings(spec)
+        if model:
+            from teacher.embedding import EmbeddingTeacherConfig, load_encoder
+
+            cfg = EmbeddingTeacherConfig(progress=False)
+            warnings += label_name_warnings(spec, load_encoder(cfg.model, cfg))
     except FactoryError as err:
         fail(err, as_json)
     if as_json:

@@ -121,7 +121,10 @@ def test_real_encoder_flags_synonym_labels_but_not_distinct_ones():
         [Label("h", "happy"), Label("g", "glad"), Label("w", "weather"), Label("n", "negative")],
         [Example("x", "h")],
     )
-    w = label_name_warnings(spec)
+    from teacher.embedding import EmbeddingTeacherConfig, load_encoder
+
+    cfg = EmbeddingTeacherConfig(progress=False)
+    w = label_name_warnings(spec, load_encoder(cfg.model, cfg))
     assert len(w) == 1 and [p[:2] for p in w[0]["pairs"]] == [["happy", "glad"]]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from factory.commands.task import summary
+from factory.summary import summary
 from factory.errors import TaskError
 from factory.spec import TaskSpec
 from ui.common import TASK_KEY, show_errors, workspace
