@@ -41,12 +41,16 @@ def run_recipe(spec: TaskSpec, config: RecipeConfig, work_dir: str | Path, resum
     same = resume and previous.is_file() and json.loads(previous.read_text(encoding="utf-8")) == record
     atomic_write_json(previous, record)
 
-    def done(folder: Path) -> bool:
-        return same and (folder / steps.STEP_FILE).is_file()
-
+    old_snapshot = (work / "spec.json").read_text(encoding="utf-8") if same and (work / "spec.json").is_file() else None
     spec_path = steps.intake(
         spec, work, pool_cap=config.pool_cap, dev_cap=config.dev_cap, test_cap=config.test_cap, seed=config.seed
     )
+    # The finished steps are only valid for the same snapshot: if the capping code changed, redo them.
+    same = same and old_snapshot == Path(spec_path).read_text(encoding="utf-8")
+
+    def done(folder: Path) -> bool:
+        return same and (folder / steps.STEP_FILE).is_file()
+
     teacher_dir = (
         str(work / "teacher")
         if done(work / "teacher")

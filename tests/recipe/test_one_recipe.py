@@ -115,7 +115,13 @@ def test_resume_reuses_finished_slow_steps_only_for_the_same_task_and_config(tmp
 
         return fn
 
-    monkeypatch.setattr(recipe_run.steps, "intake", lambda spec, work, **kw: str(Path(work) / "spec.json"))
+    snapshot = {"text": "the capped task"}
+
+    def intake(spec, work, **kw):
+        (Path(work) / "spec.json").write_text(snapshot["text"], encoding="utf-8")
+        return str(Path(work) / "spec.json")
+
+    monkeypatch.setattr(recipe_run.steps, "intake", intake)
     monkeypatch.setattr(recipe_run.steps, "adapt_teacher", slow("adapt_teacher", 2))
     monkeypatch.setattr(recipe_run.steps, "generate_samples", slow("generate_samples", 2))
     monkeypatch.setattr(
@@ -133,6 +139,10 @@ def test_resume_reuses_finished_slow_steps_only_for_the_same_task_and_config(tmp
     calls.clear()
     recipe_run.run_recipe(eprstmt_spec, cfg, tmp_path, resume=True)
     assert not slow_steps & set(calls) and "distill_student" in calls
+    calls.clear()
+    snapshot["text"] = "capped differently"  # e.g. the sampling code changed: the old teacher no longer applies
+    recipe_run.run_recipe(eprstmt_spec, cfg, tmp_path, resume=True)
+    assert slow_steps <= set(calls)
     calls.clear()
     recipe_run.run_recipe(eprstmt_spec, RecipeConfig.from_dict({**cfg.to_dict(), "seed": 1}), tmp_path, resume=True)
     assert slow_steps <= set(calls)
