@@ -53,6 +53,7 @@ A small text classifier made by the few-shot model factory.
 - Distillation: gold cross-entropy + KL to the teacher's temperature-{art.config.get("temperature")} probabilities, confidence-weighted, class-balanced; best dev epoch {art.best_epoch}.
 
 {ladder}## Metrics ({metrics.get("n", "?")} test texts)
+{_flag_lines(metrics.get("flags"))}
 - Accuracy {_pct(metrics.get("accuracy"))}, macro-F1 {_pct(metrics.get("macro_f1"))}
 - CPU latency {metrics.get("latency_ms_per_text", "–")} ms a text (batch 1), throughput {metrics.get("texts_per_second", "–")} texts/s
 
@@ -70,6 +71,11 @@ or `{onnx_file}` with onnxruntime (inputs `input_ids`, `attention_mask` from `mo
 ## Intended use and limits
 Classifying short texts like the task's examples into the labels above. It learned from a few gold examples and a teacher's labels, so it inherits the teacher's mistakes; check it on your own data before relying on it, and do not use it for decisions about people without human review.
 """
+
+
+def _flag_lines(flags: list | None) -> str:
+    """Warnings about the test figures, shown first under Metrics."""
+    return "".join(f"- **Caution:** {f}\n" for f in flags or [])
 
 
 def _ladder_lines(ladder: dict | None) -> str:

@@ -76,6 +76,31 @@ def plot_learning_curve(history: list[dict], path: Path) -> Path:
     return path
 
 
+def trust_flags(y_true: Sequence[str], y_pred: Sequence[str], label_ids: Sequence[str]) -> list[str]:
+    """Reasons not to trust the test figures: labels missing from the sample, a score near chance, too few texts."""
+    from collections import Counter
+
+    flags = []
+    counts = Counter(y_true)
+    missing = [lab for lab in label_ids if counts.get(lab, 0) == 0]
+    if missing:
+        flags.append(
+            f"the test sample has no texts of {len(missing)} label(s) ({', '.join(missing[:5])}): its scores say nothing about them"
+        )
+    n = len(y_true)
+    majority = max(counts.values()) / n if n else 0.0
+    acc = sum(a == b for a, b in zip(y_true, y_pred)) / n if n else 0.0
+    if n and acc <= max(majority, 1 / max(len(label_ids), 1)) + 0.02:
+        flags.append(
+            f"accuracy {100 * acc:.1f} % is near chance (always answering the commonest label scores {100 * majority:.1f} %)"
+        )
+    if n < 50:
+        flags.append(
+            f"only {n} test texts: accuracy is uncertain by about ±{100 * (0.25 / max(n, 1)) ** 0.5 * 2:.0f} points"
+        )
+    return flags
+
+
 def evaluate(
     art: StudentArtifact | str | Path,
     examples: Sequence[Example] | Sequence[tuple[str, str]],
@@ -131,6 +156,7 @@ def evaluate(
         },
         "confusion_matrix_png": str(plot_confusion(y_true, y_pred, clf.label_ids, out / "confusion_matrix.png")),
     }
+    metrics["flags"] = trust_flags(y_true, y_pred, clf.label_ids)
     if history:
         metrics["learning_curve_png"] = str(plot_learning_curve(history, out / "learning_curve.png"))
     if speed_texts:

@@ -138,3 +138,14 @@ def test_derived_student_exports_to_onnx_that_matches_transformers(tiny_gemma, e
         assert plain == [r["label"] for r in onnx.predict(texts)]
     meta = json.loads((onnx.root / "student.json").read_text())
     assert meta["kind"] == "derived" and meta["student_info"]["layers"] == [0, 1]
+
+
+def test_trust_flags_name_missing_labels_chance_scores_and_tiny_samples():
+    from student.evaluate import trust_flags
+
+    assert trust_flags(["a", "b"] * 50, ["a", "b"] * 50, ["a", "b"]) == []
+    one_class = trust_flags(["a"] * 60, ["a"] * 60, ["a", "b"])
+    assert any("no texts of 1 label(s) (b)" in f for f in one_class)
+    chance = trust_flags(["a", "b"] * 30, ["a"] * 60, ["a", "b"])
+    assert any("near chance" in f for f in chance)
+    assert any("only 10 test texts" in f for f in trust_flags(["a", "b"] * 5, ["a", "b"] * 5, ["a", "b"]))

@@ -117,6 +117,8 @@ def test_real_artifact_version_shows_test_metrics_teacher_and_plots(app, workspa
     assert table.loc["student (v2)", "test accuracy"] == pytest.approx(metrics["accuracy"])
     captions = [c for img in at.image for c in img.captions]
     assert len(captions) == 2
+    # 40 test texts: the evaluation flags the sample size, and the page shows it above the figures.
+    assert metrics["flags"] and any("only 40 test texts" in w.value for w in at.warning)
 
 
 @pytest.mark.integration

@@ -233,6 +233,8 @@ def render() -> None:
         info.append(f"{v.manifest['human_answers']} human answers")
     st.caption(" · ".join(x for x in info if x) or "published version")
     _metrics_row(v, prev)
+    for flag in v.metrics.get("flags") or []:  # reasons not to trust the figures above, from the evaluation
+        st.warning(f"**Check these numbers:** {flag}", icon=":material/warning:")
     _download(v)
     _plots(v)
     _ladder(v)
