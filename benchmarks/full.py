@@ -32,6 +32,7 @@ from recipe import steps
 PRESETS = {
     "quick": {
         "recipe": {
+            "score_teacher": False,  # the bench scores every member and the committee on test itself
             "pool_cap": 2000,
             "dev_cap": 300,
             "test_cap": 600,
@@ -45,6 +46,7 @@ PRESETS = {
     },
     "full": {
         "recipe": {
+            "score_teacher": False,
             "pool_cap": 8000,
             "dev_cap": None,
             "test_cap": None,

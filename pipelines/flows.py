@@ -46,7 +46,8 @@ def _train_and_publish(
         spec_path, [labels["pool"], kept], cfg["student"], str(rdir / "student"), cfg["budget"], cfg["max_latency_ms"]
     )
     metrics = t.evaluate_student(art, spec_path, str(rdir / "eval"))
-    export_dir = t.export_student(art, spec_path, metrics, str(rdir / "export"), teacher_dir)
+    teacher_test = t.score_teacher(teacher_dir, spec_path, str(rdir / "teacher-test")) if cfg["score_teacher"] else None
+    export_dir = t.export_student(art, spec_path, metrics, str(rdir / "export"), teacher_dir, teacher_test)
     stage_seconds = t.run_report(str(rdir))
     version = t.publish(
         task_name, export_dir, {"metrics": metrics, "run": rdir.name, "stage_seconds": stage_seconds, **extra}

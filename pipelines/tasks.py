@@ -118,6 +118,12 @@ def distill_student(
     return steps.distill_student(spec_path, soft_paths, student_config, out_dir, budget, max_latency_ms)
 
 
+@task(name="teacher-test", **CACHED)
+def score_teacher(teacher_dir: str, spec_path: str, out_dir: str) -> dict:
+    """``recipe.steps.score_teacher``: the teacher on the student's test texts."""
+    return steps.score_teacher(teacher_dir, spec_path, out_dir)
+
+
 @task(name="evaluate", **CACHED)
 def evaluate_student(artifact_dir: str, spec_path: str, out_dir: str) -> dict:
     """``recipe.steps.evaluate_student`` on the task's test set."""
@@ -126,10 +132,15 @@ def evaluate_student(artifact_dir: str, spec_path: str, out_dir: str) -> dict:
 
 @task(name="export", **CACHED)
 def export_student(
-    artifact_dir: str, spec_path: str, metrics: dict, out_dir: str, teacher_dir: str | None = None
+    artifact_dir: str,
+    spec_path: str,
+    metrics: dict,
+    out_dir: str,
+    teacher_dir: str | None = None,
+    teacher_test: dict | None = None,
 ) -> str:
     """``recipe.steps.export_student``: HF folder (fp16) + one parity-checked ONNX file + card, zipped."""
-    return steps.export_student(artifact_dir, spec_path, metrics, out_dir, teacher_dir)
+    return steps.export_student(artifact_dir, spec_path, metrics, out_dir, teacher_dir, teacher_test)
 
 
 @task(name="publish", **CACHED)

@@ -34,6 +34,7 @@ class RecipeConfig:
     test_cap: int | None = None  # test texts the student is evaluated on (None = all)
     buffer_target: int = 0  # iteration: generator samples kept ready in the task's buffer (0 = off)
     synthetic: bool = True  # False: skip the generator (the no-synthetic ablation)
+    score_teacher: bool = True  # score the teacher on the student's test texts, for the card and the Models page
     seed: int = 0  # the seeded samples that cap pool, dev and test
 
     def validate(self) -> "RecipeConfig":

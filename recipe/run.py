@@ -76,7 +76,10 @@ def run_recipe(spec: TaskSpec, config: RecipeConfig, work_dir: str | Path, resum
         spec_path, [labels["pool"], kept], config.student, str(work / "student"), config.budget, config.max_latency_ms
     )
     metrics = steps.evaluate_student(student_dir, spec_path, str(work / "eval"))
-    export_dir = steps.export_student(student_dir, spec_path, metrics, str(work / "export"), teacher_dir)
+    teacher_test = (
+        steps.score_teacher(teacher_dir, spec_path, str(work / "teacher-test")) if config.score_teacher else None
+    )
+    export_dir = steps.export_student(student_dir, spec_path, metrics, str(work / "export"), teacher_dir, teacher_test)
     return {
         "spec": spec_path,
         "teacher": teacher_dir,

@@ -205,10 +205,46 @@ def teacher_info(teacher_dir: str | None) -> dict:
     return {}
 
 
+def score_teacher(teacher_dir: str, spec_path: str, out_dir: str) -> dict:
+    """The teacher (its active members) on the same test texts as the student: accuracy, macro-F1, n, texts/s."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from teacher import load_labeler
+
+    spec = load_spec(spec_path)
+    with _step("teacher-test", out_dir, {}) as info:
+        if not spec.test:
+            info.update(n=0)
+            return {}
+        labeler = load_labeler(teacher_dir)
+        t0 = time.perf_counter()
+        res = labeler.label([e.text for e in spec.test])
+        secs = time.perf_counter() - t0
+        y = [e.label for e in spec.test]
+        out = {
+            "accuracy": float(accuracy_score(y, res.labels)),
+            "macro_f1": float(f1_score(y, res.labels, labels=spec.label_ids, average="macro", zero_division=0)),
+            "n": len(y),
+            "texts_per_second": round(len(y) / max(secs, 1e-9), 2),
+            "params": labeler.params,
+        }
+        atomic_write_json(Path(out_dir) / "teacher-test.json", out)
+        info.update(out)
+    return out
+
+
 def export_student(
-    artifact_dir: str, spec_path: str, metrics: dict, out_dir: str, teacher_dir: str | None = None
+    artifact_dir: str,
+    spec_path: str,
+    metrics: dict,
+    out_dir: str,
+    teacher_dir: str | None = None,
+    teacher_test: dict | None = None,
 ) -> str:
-    """``student.export_artifact``: HF folder (fp16) + one parity-checked ONNX file + card (naming the teacher), zipped."""
+    """``student.export_artifact``: HF folder (fp16) + one parity-checked ONNX file + card (naming the teacher), zipped.
+
+    ``teacher_test``: :func:`score_teacher`'s figures, shown beside the student's on the card and the Models page.
+    """
     from student import StudentArtifact
     from student.export import export_artifact
 
@@ -218,7 +254,7 @@ def export_student(
             load_spec(spec_path),
             out_dir,
             metrics=metrics,
-            teacher_info=teacher_info(teacher_dir),
+            teacher_info={**teacher_info(teacher_dir), **(teacher_test or {})},
         )
     return out_dir
 

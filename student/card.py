@@ -118,4 +118,6 @@ def _teacher_line(teacher: dict) -> str:
     dev = teacher.get("dev") or {}
     if isinstance(dev, dict) and dev.get("accuracy") is not None:
         line += f"; dev accuracy {100 * dev['accuracy']:.1f} %" + (f" on {dev['n']} texts" if dev.get("n") else "")
+    if teacher.get("accuracy") is not None:
+        line += f"; test accuracy {100 * teacher['accuracy']:.1f} % on the student's {teacher.get('n', '?')} test texts"
     return line

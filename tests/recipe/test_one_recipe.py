@@ -20,6 +20,7 @@ SHARED = (
     "pick_questions",
     "distill_student",
     "evaluate_student",
+    "score_teacher",
     "export_student",
 )
 
@@ -130,6 +131,7 @@ def test_resume_reuses_finished_slow_steps_only_for_the_same_task_and_config(tmp
     for name in ("filter_synthetic", "pick_questions", "distill_student", "export_student"):
         monkeypatch.setattr(recipe_run.steps, name, cheap(name, str(tmp_path / name)))
     monkeypatch.setattr(recipe_run.steps, "evaluate_student", cheap("evaluate_student", {"accuracy": 1.0}))
+    monkeypatch.setattr(recipe_run.steps, "score_teacher", cheap("score_teacher", {"accuracy": 1.0}))
     monkeypatch.setattr(recipe_run.steps, "report", lambda d: {})
     slow_steps = {"adapt_teacher", "generate_samples", "label_texts"}
     cfg = RecipeConfig.tiny()
