@@ -21,6 +21,18 @@ def test_pick_takes_the_best_dev_accuracy_and_the_faster_on_a_tie():
     assert ladder.pick(ROWS, None)["kind"] == "small"
 
 
+def test_a_small_dev_set_keeps_the_default_kind_unless_another_is_clearly_better():
+    rows = [
+        {"kind": "small", "dev_accuracy": 0.75, "latency_ms_per_text": 9.0},
+        {"kind": "base", "dev_accuracy": 0.78, "latency_ms_per_text": 30.0},
+    ]
+    assert ladder.pick(rows, None, n_dev=32)["kind"] == "small"  # 1 text of 32: noise
+    assert ladder.pick(rows, None, n_dev=20000)["kind"] == "base"  # 3 points on 20k texts: real
+    far = [rows[0], {"kind": "base", "dev_accuracy": 0.97, "latency_ms_per_text": 30.0}]
+    assert ladder.pick(far, None, n_dev=32)["kind"] == "base"
+    assert ladder.pick(rows, 10.0, n_dev=20000)["kind"] == "small"  # base is over the latency bound
+
+
 def test_pick_respects_the_latency_bound_and_falls_back_to_the_fastest():
     assert ladder.pick(ROWS, 5.0)["kind"] == "static"
     assert ladder.pick(ROWS[1:], 1.0)["kind"] == "small"
