@@ -68,7 +68,8 @@ def test_int8_ships_only_when_it_passed_parity_on_dev(exported, eprstmt_spec):
     root = load_student(exported).root
     parity = json.loads((root / "metrics.json").read_text())["parity"]
     meta = json.loads((root / "student.json").read_text())
-    assert parity["on"] == "dev" and parity["n"] == len(eprstmt_spec.dev) and meta["onnx"] == parity["shipped"]
+    assert parity["dev_n"] == len(eprstmt_spec.dev) and meta["onnx"] == parity["shipped"]
+    assert parity["on"] == "dev + pool" and parity["n"] == min(512, len(eprstmt_spec.dev) + len(eprstmt_spec.unlabeled))
     assert (root / meta["onnx"]).is_file()
     if parity["shipped"].endswith("int8.onnx"):
         assert parity["agreement"] >= 0.99 and parity["fp32_accuracy"] - parity["int8_accuracy"] <= 0.01
