@@ -103,9 +103,7 @@ def _parity_line(p: dict) -> str:
         return "int8 not checked (no held-back texts), fp32 shipped"
     acc = f"; accuracy fp32 {_pct(p['fp32_accuracy'])}, int8 {_pct(p['int8_accuracy'])}" if "fp32_accuracy" in p else ""
     verdict = "int8 shipped" if p.get("int8_ok") else "int8 missed the bound, fp32 shipped"
-    return (
-        f"int8 and fp32 agree on {_pct(p['agreement'])} of {p['n']} {p.get('on', '')} texts (never test){acc} ({verdict})"
-    )
+    return f"int8 and fp32 agree on {_pct(p['agreement'])} of {p['n']} {p.get('on', '')} texts (never test){acc} ({verdict})"
 
 
 def _teacher_line(teacher: dict) -> str:
