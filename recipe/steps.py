@@ -34,9 +34,15 @@ def _step(name: str, out_dir: str | Path, info: dict):
 
 
 def seeded_cap(rows: list, cap: int | None, seed: int) -> list:
-    """At most ``cap`` rows drawn by ``seed``, in file order: a head would be biased where files are sorted by label."""
+    """At most ``cap`` rows drawn by ``seed``, in file order; labeled rows keep every label's share
+    (:func:`factory.sampling.stratified_indices`): a head would be biased where files are sorted by label."""
     if cap is None or len(rows) <= cap:
         return list(rows)
+    labels = [getattr(r, "label", None) for r in rows]
+    if all(lab is not None for lab in labels):
+        from factory.sampling import stratified_indices
+
+        return [rows[i] for i in stratified_indices(labels, cap, seed)]
     keep = sorted(random.Random(seed).sample(range(len(rows)), cap))
     return [rows[i] for i in keep]
 

@@ -374,17 +374,9 @@ def verbalizer_sets(labels: list[Label]) -> list[list[Label]]:
 
 def selection_sample(y: list[int], cap: int | None, seed: int) -> list[int]:
     """Indices of at most ``cap`` dev items, spread over labels in proportion (each label keeps at least one)."""
-    if cap is None or len(y) <= cap:
-        return list(range(len(y)))
-    rng = random.Random(seed)
-    by_label: dict[int, list[int]] = {}
-    for i, k in enumerate(y):
-        by_label.setdefault(k, []).append(i)
-    chosen = []
-    for _, idx in sorted(by_label.items()):
-        rng.shuffle(idx)
-        chosen += idx[: max(1, round(cap * len(idx) / len(y)))]
-    return sorted(chosen)
+    from factory.sampling import stratified_indices
+
+    return stratified_indices(y, cap, seed)
 
 
 def _restore(model, state: dict) -> None:
