@@ -197,3 +197,13 @@ def test_a_file_uploaded_on_the_models_page_is_classified_and_offered_for_downlo
     )
     rows = data.decode("utf-8").splitlines()
     assert rows[0].startswith("line,text,label,score,p_") and len(rows) == 3 and report["predicted"] == 2
+
+
+@pytest.mark.integration
+def test_two_versions_are_compared_on_the_same_uploaded_file(app, workspace, real_versions):
+    at = page(app, "models")
+    at.file_uploader(key="file-reviews-v2").set_value(("r.csv", b"text\ngreat film\nawful plot\nfine\n", "text/csv")).run()
+    at.selectbox(key="file-cmp-reviews-v2").set_value("v1").run()
+    assert not at.exception
+    # v1 and v2 are the same artifact published twice: they must agree on every row.
+    assert any(m.label == "v2 and v1 agree on" and m.value == "100.0%" for m in at.metric)

@@ -127,3 +127,12 @@ def test_upload_jsonl_guesses_sentence_column_and_detects_language(app, workspac
     assert any("Language: **zh**" in c.value for c in at.caption)
     at.button(key="create-up").click().run()
     assert workspace.load_task("shop-reviews").language == "zh"
+
+
+def test_upload_preview_shows_data_warnings_with_their_fix(app, workspace):
+    rows = [{"text": f"good {i}", "label": "a"} for i in range(12)] + [{"text": "bad one", "label": "b"}]
+    at = _upload(app, "up-train", "skewed.csv", _csv(rows, ["text", "label"]))
+    at.text_input(key="name-up").set_value("skewed").run()
+    warnings = [w.value for w in at.warning]
+    assert any("fewer than 4 gold examples: b (1)" in w and "Fix:" in w for w in warnings)
+    assert any("imbalanced" in w for w in warnings)

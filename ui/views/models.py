@@ -146,8 +146,9 @@ def _try_it(v: ModelVersion) -> None:
         st.dataframe(df, width="stretch", hide_index=True, column_config=config)
 
 
-def _classify_file(v: ModelVersion) -> None:
-    """Upload a CSV / JSONL / text file, classify every row with this version, download the results."""
+def _classify_file(v: ModelVersion, versions: list[ModelVersion] | None = None) -> None:
+    """Upload a CSV / JSONL / text file, classify every row with this version, download the results;
+    optionally compare with another version on the same file (agreement and the rows they disagree on)."""
     from factory.errors import FactoryError
 
     if v.zip_path is None:
@@ -172,6 +173,11 @@ def _classify_file(v: ModelVersion) -> None:
         st.success(f"{report['predicted']} rows classified, {report['skipped']} skipped.", icon=":material/check:")
         for p in report["problems"][:5]:
             st.caption(f"skipped {p}")
+        others = [o for o in versions or [] if o.name != v.name and o.zip_path is not None]
+        other_name = st.selectbox("Compare with", ["—"] + [o.name for o in others], key=f"file-cmp-{v.task}-{v.name}")
+        other = next((o for o in others if o.name == other_name), None)
+        if other is not None:
+            _compare_on_file(v, other, up.name, up.getvalue(), column, data)
         st.download_button(
             f"Download {report['file_name']}",
             data=data,
@@ -179,6 +185,32 @@ def _classify_file(v: ModelVersion) -> None:
             key=f"file-dl-{v.task}-{v.name}",
             on_click="ignore",
         )
+
+
+def _rows_of(data: bytes, name: str) -> pd.DataFrame:
+    import io
+
+    return pd.read_csv(io.BytesIO(data)) if name.endswith(".csv") else pd.read_json(io.BytesIO(data), lines=True)
+
+
+def _compare_on_file(v: ModelVersion, other: ModelVersion, name: str, raw: bytes, column: str, mine: bytes) -> None:
+    """Agreement of two versions on the uploaded file, and the rows where their labels differ."""
+    from factory.errors import FactoryError
+
+    try:
+        theirs, report = predict_upload(str(other.zip_path), name, raw, column)
+    except FactoryError as e:
+        st.error(str(e))
+        return
+    a, b = _rows_of(mine, report["file_name"]), _rows_of(theirs, report["file_name"])
+    both = a[["line", "text", "label"]].merge(
+        b[["line", "label"]], on="line", suffixes=(f" {v.name}", f" {other.name}")
+    )
+    differ = both[both[f"label {v.name}"] != both[f"label {other.name}"]]
+    agree = 1 - len(differ) / max(len(both), 1)
+    st.metric(f"{v.name} and {other.name} agree on", f"{100 * agree:.1f}%", help=f"{len(both)} rows of {name}")
+    if len(differ):
+        st.dataframe(differ, width="stretch", hide_index=True)
 
 
 def _versions_table(versions: list[ModelVersion]) -> None:
@@ -240,7 +272,7 @@ def render() -> None:
     _ladder(v)
     _comparison(v)
     _try_it(v)
-    _classify_file(v)
+    _classify_file(v, versions)
     if v.card:
         with st.expander("Model card"):
             st.markdown(v.card)

@@ -32,8 +32,12 @@ UPLOAD_TYPES = ["csv", "tsv", "jsonl", "json"]
 
 def preview(spec: TaskSpec) -> None:
     """Counts per split, examples per label and the first gold rows."""
+    from factory.datacheck import data_warnings, resolve_conflicts
+
     info = summary(spec)
     c = info["counts"]
+    for w in resolve_conflicts(spec, "warn")[1] + data_warnings(spec):  # never blocking: what to look at, and the fix
+        st.warning(f"{w['message']}. **Fix:** {w['fix']}", icon=":material/warning:")
     cols = st.columns(5)
     cols[0].metric("Labels", c["labels"], border=True)
     cols[1].metric("Gold", c["gold"], border=True, help="labeled few-shot examples")
