@@ -202,7 +202,9 @@ def test_a_file_uploaded_on_the_models_page_is_classified_and_offered_for_downlo
 @pytest.mark.integration
 def test_two_versions_are_compared_on_the_same_uploaded_file(app, workspace, real_versions):
     at = page(app, "models")
-    at.file_uploader(key="file-reviews-v2").set_value(("r.csv", b"text\ngreat film\nawful plot\nfine\n", "text/csv")).run()
+    at.file_uploader(key="file-reviews-v2").set_value(
+        ("r.csv", b"text\ngreat film\nawful plot\nfine\n", "text/csv")
+    ).run()
     at.selectbox(key="file-cmp-reviews-v2").set_value("v1").run()
     assert not at.exception
     # v1 and v2 are the same artifact published twice: they must agree on every row.
