@@ -211,3 +211,38 @@ def label_name_warnings(spec: TaskSpec, encoder) -> list[dict]:
             pairs=[[a, b, round(s, 3)] for a, b, s in pairs],
         )
     ]
+
+
+CONFUSION_SHARE = 0.5  # a label whose gold goes to one other label this often, zero-shot
+
+
+def label_confusion_warnings(spec: TaskSpec, encoder) -> list[dict]:
+    """Labels the encoder confuses zero-shot on the gold: each gold text goes to the nearest label name;
+    a pair is flagged when at least ``CONFUSION_SHARE`` of one label's gold lands on the other."""
+    import numpy as np
+
+    if not spec.gold:
+        return []
+    names = [lab.name or lab.id for lab in spec.labels]
+    lv = np.asarray(encoder.encode(names, normalize_embeddings=True))
+    gv = np.asarray(encoder.encode([e.text for e in spec.gold], normalize_embeddings=True))
+    pred = (gv @ lv.T).argmax(1)
+    index = {lab.id: i for i, lab in enumerate(spec.labels)}
+    pairs = []
+    for i in range(len(spec.labels)):
+        mine = [int(p) for e, p in zip(spec.gold, pred) if index[e.label] == i]
+        for j in set(mine) - {i}:
+            share = mine.count(j) / len(mine)
+            if len(mine) >= 2 and share >= CONFUSION_SHARE:
+                pairs.append((names[i], names[j], share))
+    if not pairs:
+        return []
+    return [
+        _warn(
+            "confused-labels",
+            "zero-shot, the encoder sends most gold of one label to another: "
+            + ", ".join(f"{a!r} → {b!r} ({100 * s:.0f} %)" for a, b, s in pairs[:5]),
+            "give those labels clearer names or descriptions (the teacher's prompt lists them), or check the gold",
+            pairs=[[a, b, round(s, 3)] for a, b, s in pairs],
+        )
+    ]

@@ -145,13 +145,15 @@ def _print_warnings(warnings: list[dict]) -> None:
 def check(
     name: str = typer.Argument(..., help="task name"),
     model: bool = typer.Option(
-        False, "--model", help="also compare the label names with the sentence encoder (loads EmbeddingGemma)"
+        False,
+        "--model",
+        help="also check the label names with the sentence encoder (EmbeddingGemma): too similar, or confused zero-shot on the gold",
     ),
     workspace: Optional[Path] = WorkspaceOpt,
     as_json: bool = typer.Option(False, "--json", help="print the warnings as JSON"),
 ):
     """Data checks before a run: warnings with their fix (they never block a run)."""
-    from factory.datacheck import data_warnings, label_name_warnings, resolve_conflicts
+    from factory.datacheck import data_warnings, label_confusion_warnings, label_name_warnings, resolve_conflicts
 
     try:
         spec = open_workspace(workspace, as_json).load_task(name)
@@ -160,7 +162,8 @@ def check(
             from teacher.embedding import EmbeddingTeacherConfig, load_encoder
 
             cfg = EmbeddingTeacherConfig(progress=False)
-            warnings += label_name_warnings(spec, load_encoder(cfg.model, cfg))
+            encoder = load_encoder(cfg.model, cfg)
+            warnings += label_name_warnings(spec, encoder) + label_confusion_warnings(spec, encoder)
     except FactoryError as err:
         fail(err, as_json)
     if as_json:

@@ -132,3 +132,20 @@ def test_dev_equal_to_gold_and_the_train_file_passed_as_pool_are_flagged():
     spec = _spec()
     w = _checks(_spec(dev=spec.gold, unlabeled=[Example(e.text, None, f"u{i}") for i, e in enumerate(spec.gold)]))
     assert {"dev-is-gold", "pool-is-gold"} <= w
+
+
+@pytest.mark.integration
+def test_real_encoder_flags_labels_it_confuses_zero_shot_on_the_gold():
+    from factory.datacheck import label_confusion_warnings
+    from teacher.embedding import EmbeddingTeacherConfig, load_encoder
+
+    cfg = EmbeddingTeacherConfig(progress=False)
+    enc = load_encoder(cfg.model, cfg)
+    gold = [Example(t, "w", f"w{i}") for i, t in enumerate(["rain all day tomorrow", "sunny and warm", "a storm is coming"])]
+    gold += [Example(t, "s", f"s{i}") for i, t in enumerate(["the match ended 2-1", "she won the final", "the league table"])]
+    clear = TaskSpec("t", "en", [Label("w", "weather"), Label("s", "sports")], gold)
+    assert label_confusion_warnings(clear, enc) == []
+    # "sports" renamed to something that reads like weather: its gold now lands on "weather" zero-shot.
+    murky = TaskSpec("t", "en", [Label("w", "weather"), Label("s", "climate forecast")], gold)
+    w = label_confusion_warnings(murky, enc)
+    assert w and w[0]["check"] == "confused-labels"
