@@ -141,8 +141,12 @@ def test_real_encoder_flags_labels_it_confuses_zero_shot_on_the_gold():
 
     cfg = EmbeddingTeacherConfig(progress=False)
     enc = load_encoder(cfg.model, cfg)
-    gold = [Example(t, "w", f"w{i}") for i, t in enumerate(["rain all day tomorrow", "sunny and warm", "a storm is coming"])]
-    gold += [Example(t, "s", f"s{i}") for i, t in enumerate(["the match ended 2-1", "she won the final", "the league table"])]
+    gold = [
+        Example(t, "w", f"w{i}") for i, t in enumerate(["rain all day tomorrow", "sunny and warm", "a storm is coming"])
+    ]
+    gold += [
+        Example(t, "s", f"s{i}") for i, t in enumerate(["the match ended 2-1", "she won the final", "the league table"])
+    ]
     clear = TaskSpec("t", "en", [Label("w", "weather"), Label("s", "sports")], gold)
     assert label_confusion_warnings(clear, enc) == []
     # "sports" renamed to something that reads like weather: its gold now lands on "weather" zero-shot.
