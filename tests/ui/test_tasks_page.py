@@ -136,3 +136,14 @@ def test_upload_preview_shows_data_warnings_with_their_fix(app, workspace):
     warnings = [w.value for w in at.warning]
     assert any("fewer than 4 gold examples: b (1)" in w and "Fix:" in w for w in warnings)
     assert any("imbalanced" in w for w in warnings)
+
+
+def test_stored_tasks_show_their_data_warnings_before_a_run(app, workspace):
+    from factory.spec import Example, Label, TaskSpec
+
+    gold = [Example(f"good {i}", "a", f"a{i}") for i in range(9)] + [Example("bad", "b", "b0")]
+    workspace.save_task(TaskSpec("skew", "en", [Label("a", "A"), Label("b", "B")], gold))
+    at = app.run()
+    at.selectbox(key="check-task").set_value("skew").run()
+    assert not at.exception
+    assert any("fewer than 4 gold examples: b (1)" in w.value for w in at.warning)

@@ -183,6 +183,24 @@ def task_table(ws) -> None:
         st.info("No tasks yet: create the first one in the **New task** tab.", icon=":material/inbox:")
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    _data_checks(ws, [r["task"] for r in rows])
+
+
+def _data_checks(ws, names: list[str]) -> None:
+    """Before a run: the stored task's data warnings, each with its fix (the same checks as intake)."""
+    from factory.datacheck import data_warnings, resolve_conflicts
+
+    name = st.selectbox("Data checks for", names, key="check-task")
+    try:
+        spec = ws.load_task(name)
+    except TaskError as e:
+        st.error(str(e))
+        return
+    warnings = resolve_conflicts(spec, "warn")[1] + data_warnings(spec)
+    if not warnings:
+        st.success(f"No data warnings for **{name}**.", icon=":material/check:")
+    for w in warnings:
+        st.warning(f"{w['message']}. **Fix:** {w['fix']}", icon=":material/warning:")
 
 
 def render() -> None:
