@@ -183,7 +183,16 @@ def data_warnings(spec: TaskSpec) -> list[dict]:
     return out
 
 
-def label_name_warnings(spec: TaskSpec, encoder) -> list[dict]:
+def label_warnings(spec: TaskSpec, encoder) -> list[dict]:
+    """Both model checks on the label names, with the names encoded once."""
+    import numpy as np
+
+    names = [lab.name or lab.id for lab in spec.labels]
+    vecs = np.asarray(encoder.encode(names, normalize_embeddings=True))
+    return label_name_warnings(spec, encoder, vecs) + label_confusion_warnings(spec, encoder, vecs)
+
+
+def label_name_warnings(spec: TaskSpec, encoder, name_vecs=None) -> list[dict]:
     """Pairs of label names whose sentence embeddings are nearly the same (cosine ≥ ``LABEL_NAME_SIMILARITY``).
 
     ``encoder`` has ``encode(texts, normalize_embeddings=True)`` (a ``SentenceTransformer``; the CLI passes
@@ -192,7 +201,7 @@ def label_name_warnings(spec: TaskSpec, encoder) -> list[dict]:
     import numpy as np
 
     names = [lab.name or lab.id for lab in spec.labels]
-    vecs = np.asarray(encoder.encode(names, normalize_embeddings=True))
+    vecs = np.asarray(encoder.encode(names, normalize_embeddings=True)) if name_vecs is None else name_vecs
     sims = vecs @ vecs.T
     pairs = [
         (names[i], names[j], float(sims[i, j]))
@@ -216,7 +225,7 @@ def label_name_warnings(spec: TaskSpec, encoder) -> list[dict]:
 CONFUSION_SHARE = 0.5  # a label whose gold goes to one other label this often, zero-shot
 
 
-def label_confusion_warnings(spec: TaskSpec, encoder) -> list[dict]:
+def label_confusion_warnings(spec: TaskSpec, encoder, name_vecs=None) -> list[dict]:
     """Labels the encoder confuses zero-shot on the gold: each gold text goes to the nearest label name;
     a pair is flagged when at least ``CONFUSION_SHARE`` of one label's gold lands on the other."""
     import numpy as np
@@ -224,7 +233,7 @@ def label_confusion_warnings(spec: TaskSpec, encoder) -> list[dict]:
     if not spec.gold:
         return []
     names = [lab.name or lab.id for lab in spec.labels]
-    lv = np.asarray(encoder.encode(names, normalize_embeddings=True))
+    lv = np.asarray(encoder.encode(names, normalize_embeddings=True)) if name_vecs is None else name_vecs
     gv = np.asarray(encoder.encode([e.text for e in spec.gold], normalize_embeddings=True))
     pred = (gv @ lv.T).argmax(1)
     index = {lab.id: i for i, lab in enumerate(spec.labels)}

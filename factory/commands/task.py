@@ -153,7 +153,7 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="print the warnings as JSON"),
 ):
     """Data checks before a run: warnings with their fix (they never block a run)."""
-    from factory.datacheck import data_warnings, label_confusion_warnings, label_name_warnings, resolve_conflicts
+    from factory.datacheck import data_warnings, label_warnings, resolve_conflicts
 
     try:
         spec = open_workspace(workspace, as_json).load_task(name)
@@ -162,8 +162,7 @@ def check(
             from teacher.embedding import EmbeddingTeacherConfig, load_encoder
 
             cfg = EmbeddingTeacherConfig(progress=False)
-            encoder = load_encoder(cfg.model, cfg)
-            warnings += label_name_warnings(spec, encoder) + label_confusion_warnings(spec, encoder)
+            warnings += label_warnings(spec, load_encoder(cfg.model, cfg))
     except FactoryError as err:
         fail(err, as_json)
     if as_json:
