@@ -7,6 +7,12 @@ an admin with a random password is created (passed through the environment, so
 it never appears in ``ps``); then the factory logs in once and creates a
 personal access token with ``POST /api/token/`` (v1.23 disables legacy tokens).
 Credentials and token are 0600 files and are never printed.
+
+The Django ``SECRET_KEY`` that signs those tokens is the factory's too (a 0600
+file, passed as ``SECRET_KEY``): left to itself Label Studio writes a random key
+to ``data/.env`` and, when that key starts with ``$`` (one start in fifty),
+django-environ reads it back as a reference to another variable, so the next
+start signs with a fresh key and every stored token is "invalid".
 """
 
 from __future__ import annotations
@@ -65,6 +71,35 @@ def label_studio_bin() -> str:
     )
 
 
+def secret_key_path(ws: Workspace) -> Path:
+    return ls_dir(ws) / "secret_key"
+
+
+def secret_key(ws: Workspace) -> str:
+    """The key Label Studio signs its tokens with, stable across restarts.
+
+    A data folder bootstrapped before the factory owned the key keeps the key
+    Label Studio wrote to ``data/.env`` (its tokens stay valid), unless that key
+    is one django-environ cannot read back.
+    """
+    p = secret_key_path(ws)
+    if p.is_file():
+        key = p.read_text(encoding="utf-8").strip()
+        if key:
+            return key
+    key = ""
+    env_file = ls_dir(ws) / "data" / ".env"
+    if env_file.is_file():
+        for line in env_file.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("SECRET_KEY="):
+                key = line.split("=", 1)[1].strip()
+                break
+    if not key or key.startswith("$"):
+        key = secrets.token_urlsafe(48)  # letters, digits, - and _: nothing django-environ interprets
+    atomic_write_text(p, key + "\n", mode=0o600)
+    return key
+
+
 def _credentials(ws: Workspace) -> dict:
     p = credentials_path(ws)
     if p.is_file():
@@ -104,6 +139,7 @@ def start(ws: Workspace, port: int | None = None, timeout: float = START_TIMEOUT
         "LABEL_STUDIO_PASSWORD": creds["password"],
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
         "LABEL_STUDIO_BASE_DATA_DIR": str(data),
+        "SECRET_KEY": secret_key(ws),
         "COLLECT_ANALYTICS": "false",
     }
     pid = procs.spawn(cmd, log, env=env)

@@ -28,13 +28,19 @@ def _project_tasks(spec):
 
 
 def test_bootstrap_keeps_credentials_and_token_private(services_ws, label_studio):
-    for p in (lsserver.credentials_path(services_ws), lsserver.token_path(services_ws)):
+    for p in (
+        lsserver.credentials_path(services_ws),
+        lsserver.token_path(services_ws),
+        lsserver.secret_key_path(services_ws),
+    ):
         assert p.is_file()
         assert stat.S_IMODE(p.stat().st_mode) == 0o600
     token = lsserver.token_path(services_ws).read_text().strip()
     password = __import__("json").loads(lsserver.credentials_path(services_ws).read_text())["password"]
     log = open(label_studio.log, encoding="utf-8", errors="replace").read()
     assert token not in log and password not in log
+    # Label Studio signs with the factory's key: it generated none of its own.
+    assert "Will generate a random key" not in log
     # The token is a working personal access token.
     assert labelstudio.ls_client(services_ws).users.whoami().email == lsserver.ADMIN_EMAIL
 
