@@ -43,7 +43,13 @@ def _train_and_publish(
     questions = t.pick_questions(labels["pool"], cfg["questions"], sorted(set(asked)), str(rdir / "questions"))
     pushed = t.push_questions.submit(spec_path, questions, labels["model_version"])
     art = t.distill_student(
-        spec_path, [labels["pool"], kept], cfg["student"], str(rdir / "student"), cfg["budget"], cfg["max_latency_ms"]
+        spec_path,
+        [labels["pool"], kept],
+        cfg["student"],
+        str(rdir / "student"),
+        cfg["budget"],
+        cfg["max_latency_ms"],
+        labels.get("embeddings"),
     )
     metrics = t.evaluate_student(art, spec_path, str(rdir / "eval"))
     teacher_test = t.score_teacher(teacher_dir, spec_path, str(rdir / "teacher-test")) if cfg["score_teacher"] else None

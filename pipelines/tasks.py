@@ -113,9 +113,10 @@ def distill_student(
     out_dir: str,
     budget: str = "balanced",
     max_latency_ms: float | None = None,
+    embeddings: str | None = None,
 ) -> str:
     """``recipe.steps.distill_student``: the budget's student kinds on gold (+ human answers) and the soft labels."""
-    return steps.distill_student(spec_path, soft_paths, student_config, out_dir, budget, max_latency_ms)
+    return steps.distill_student(spec_path, soft_paths, student_config, out_dir, budget, max_latency_ms, embeddings)
 
 
 @task(name="teacher-test", **CACHED)

@@ -63,9 +63,11 @@ def run_recipe(spec: TaskSpec, config: RecipeConfig, work_dir: str | Path, resum
             str(gen / "samples.jsonl") if done(gen) else steps.generate_samples(spec_path, config.generator, str(gen))
         ]
     if done(work / "labels") and (work / "labels" / "pool.jsonl").is_file():
+        emb = work / "labels" / "teacher-embeddings.json"
         labels = {
             "pool": str(work / "labels" / "pool.jsonl"),
             "synthetic": str(work / "labels" / "synthetic.jsonl"),
+            "embeddings": str(emb) if emb.is_file() else None,
             "model_version": f"teacher-{work.name}",
         }
     else:
@@ -73,7 +75,13 @@ def run_recipe(spec: TaskSpec, config: RecipeConfig, work_dir: str | Path, resum
     kept = steps.filter_synthetic(spec_path, labels["synthetic"], config.generator, str(work / "labels"))
     questions = steps.pick_questions(labels["pool"], config.questions, [], str(work / "questions"))
     student_dir = steps.distill_student(
-        spec_path, [labels["pool"], kept], config.student, str(work / "student"), config.budget, config.max_latency_ms
+        spec_path,
+        [labels["pool"], kept],
+        config.student,
+        str(work / "student"),
+        config.budget,
+        config.max_latency_ms,
+        labels.get("embeddings"),
     )
     metrics = steps.evaluate_student(student_dir, spec_path, str(work / "eval"))
     teacher_test = (

@@ -100,27 +100,49 @@ def generate_samples(spec_path: str, generator_config: dict, out_dir: str) -> st
 
 
 def label_texts(teacher_dir: str, spec_path: str, sample_paths: list[str], out_dir: str) -> dict:
-    """The teacher labels the unlabeled pool and the synthetic samples; probabilities as JSONL."""
+    """The teacher labels the unlabeled pool and the synthetic samples; probabilities as JSONL.
+
+    When the teacher has an embedding member, its vectors of those texts and of the gold (computed while
+    labeling, so nearly free) are saved too (``teacher-embeddings.json``/``.npy``): the student's
+    embedding-alignment loss learns from them.
+    """
     from teacher import load_labeler
 
     spec = load_spec(spec_path)
     with _step("teacher-label", out_dir, {}) as info:
         samples = [r for p in sample_paths if Path(p).is_file() for r in read_jsonl(p)]
         pool = [e.text for e in spec.unlabeled]
-        res = load_labeler(teacher_dir).label(pool + [s["text"] for s in samples], progress=False)
+        labeler = load_labeler(teacher_dir)
+        res = labeler.label(pool + [s["text"] for s in samples], progress=False)
         probs = res.probs.tolist()
         out = Path(out_dir)
+        emb_path = save_embeddings(labeler, pool + [s["text"] for s in samples] + [e.text for e in spec.gold], out)
         pool_path = atomic_write_jsonl(out / "pool.jsonl", [{"text": t, "probs": p} for t, p in zip(pool, probs)])
         syn_path = atomic_write_jsonl(
             out / "synthetic.jsonl",
             [{"text": s["text"], "label": s["label"], "probs": p} for s, p in zip(samples, probs[len(pool) :])],
         )
-        info.update(pool=len(pool), synthetic=len(samples))
+        info.update(pool=len(pool), synthetic=len(samples), embeddings=emb_path is not None)
     return {
         "pool": str(pool_path),
         "synthetic": str(syn_path),
+        "embeddings": emb_path,
         "model_version": f"teacher-{Path(teacher_dir).parent.name}",
     }
+
+
+def save_embeddings(labeler, texts: list[str], out_dir: str | Path) -> str | None:
+    """The labeler's embedding-member vectors of ``texts`` as ``out_dir/teacher-embeddings.json``; None without one."""
+    from student.data import EMBEDDINGS, TeacherEmbeddings
+    from teacher import embedding_member
+
+    member = embedding_member(labeler)
+    if member is None:
+        return None
+    texts = list(dict.fromkeys(texts))
+    return str(
+        TeacherEmbeddings(texts, member.embed(texts), member.metrics.get("model", "")).save(Path(out_dir) / EMBEDDINGS)
+    )
 
 
 def filter_synthetic(spec_path: str, synthetic_path: str, generator_config: dict, out_dir: str) -> str:
@@ -156,17 +178,21 @@ def distill_student(
     out_dir: str,
     budget: str = "balanced",
     max_latency_ms: float | None = None,
+    embeddings: str | None = None,
 ) -> str:
     """``student.distill_ladder`` on gold (+ human answers) and the soft labels; returns the published kind's folder.
 
     Every kind the budget trains lands in ``out_dir/<kind>`` beside ``ladder.json`` (dev accuracy, latency, params).
+    ``embeddings``: the labeling step's ``teacher-embeddings.json``, for the embedding-alignment loss.
     """
     from student import DistillConfig, DistillData
+    from student.data import TeacherEmbeddings
     from student.ladder import distill_ladder
 
     with _step("distill", out_dir, {}) as info:
         soft = [(r["text"], r["probs"]) for p in soft_paths for r in read_jsonl(p)]
-        data = DistillData.from_spec(load_spec(spec_path), soft=soft)
+        emb = TeacherEmbeddings.load(embeddings) if embeddings else None
+        data = DistillData.from_spec(load_spec(spec_path), soft=soft, embeddings=emb)
         art = distill_ladder(
             data, DistillConfig.from_dict(student_config), out_dir, budget=budget, max_latency_ms=max_latency_ms
         )

@@ -53,6 +53,11 @@ class DistillConfig:
     confidence_power: float = 1.0
     min_confidence: float = 0.0
     class_balance: bool = True
+    # Weight of the embedding-alignment loss (:func:`student.kd_loss.embedding_loss`): a transformer student's
+    # mean-pooled last layer, through a linear map, is pulled towards the embedding teacher's vector of each
+    # text, a 768-number target per text where the soft label carries one number per class. 0 turns it off;
+    # it only acts when the data carries teacher embeddings.
+    embed_weight: float = 0.0
     patience: int = 3
     seed: int = 0
     mixed_precision: str = "auto"
@@ -84,7 +89,7 @@ class DistillConfig:
         for name in ("lr", "head_lr", "static_lr", "temperature"):
             if not getattr(self, name) > 0:
                 bad(name, "a positive number", f"set {name} > 0")
-        for name in ("weight_decay", "soft_weight", "gold_weight", "confidence_power"):
+        for name in ("weight_decay", "soft_weight", "gold_weight", "confidence_power", "embed_weight"):
             if getattr(self, name) < 0:
                 bad(name, "a number >= 0", f"set {name} >= 0")
         if not 0 <= self.warmup_ratio < 1:

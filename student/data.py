@@ -4,6 +4,10 @@ Gold pairs carry hard labels; soft examples carry the teacher's probability
 vector (one column per ``label_ids`` entry) and an optional weight (e.g. 0.5
 for synthetic text). Stored as JSON lines so the training loop can run in
 another process (``accelerate launch`` / ``torchrun``).
+
+``TeacherEmbeddings`` optionally rides along: the embedding teacher's vector of
+each text (``.npy`` float16 + a ``.json`` with the texts and the file's
+sha256), for the student's embedding-alignment loss.
 """
 
 from __future__ import annotations
@@ -13,9 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from factory.atomic import atomic_write_json, atomic_write_jsonl, read_jsonl
+import numpy as np
+
+from factory.atomic import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, read_jsonl, sha256_file
 from factory.errors import TaskError
 from factory.spec import TaskSpec
+
+
+EMBEDDINGS = "teacher-embeddings"
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,56 @@ class SoftExample:
     text: str
     probs: tuple[float, ...]
     weight: float = 1.0
+
+
+@dataclass
+class TeacherEmbeddings:
+    """The embedding teacher's unit vectors for ``texts`` (row i belongs to ``texts[i]``)."""
+
+    texts: list[str]
+    vectors: np.ndarray  # (n, D)
+    model: str = ""
+
+    def __post_init__(self):
+        self.vectors = np.asarray(self.vectors, dtype=np.float16)
+        if self.vectors.ndim != 2 or len(self.vectors) != len(self.texts):
+            raise TaskError(
+                f"an (n, D) matrix with one row per text ({len(self.texts)} texts)",
+                f"shape {self.vectors.shape}",
+                "pass teacher.embed(texts) for the same texts",
+                where="TeacherEmbeddings",
+            )
+
+    def index(self) -> dict[str, int]:
+        return {t: i for i, t in enumerate(self.texts)}
+
+    def save(self, path: str | Path) -> Path:
+        """``<path>.npy`` and ``<path>.json``; returns the ``.json`` (the file to pass around)."""
+        import io
+
+        path = Path(path)
+        buf = io.BytesIO()
+        np.save(buf, self.vectors, allow_pickle=False)
+        npy = atomic_write_bytes(path.with_suffix(".npy"), buf.getvalue())
+        meta = {"texts": self.texts, "dim": int(self.vectors.shape[1]), "model": self.model, "sha256": sha256_file(npy)}
+        return atomic_write_json(path.with_suffix(".json"), meta)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TeacherEmbeddings":
+        """Read what :meth:`save` wrote; the matrix is checked against the sha256 in the ``.json``."""
+        import json
+
+        path = Path(path).with_suffix(".json")
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        npy = path.with_suffix(".npy")
+        if not npy.is_file() or sha256_file(npy) != meta.get("sha256"):
+            raise TaskError(
+                f"{npy.name} matching the sha256 in {path.name}",
+                "a missing or changed file",
+                "rerun the labeling step that wrote them",
+                where="TeacherEmbeddings.load",
+            )
+        return cls(meta["texts"], np.load(npy, allow_pickle=False), meta.get("model", ""))
 
 
 @dataclass
@@ -35,9 +94,12 @@ class DistillData:
     soft: list[SoftExample] = field(default_factory=list)
     language: str = "zh"
     vocab_texts: list[str] = field(default_factory=list)
+    embeddings: TeacherEmbeddings | None = None
 
     @classmethod
-    def from_spec(cls, spec: TaskSpec, soft: Iterable[Sequence] = ()) -> "DistillData":
+    def from_spec(
+        cls, spec: TaskSpec, soft: Iterable[Sequence] = (), embeddings: TeacherEmbeddings | None = None
+    ) -> "DistillData":
         """Gold/dev from ``spec``; ``soft`` rows are ``(text, probs)`` or ``(text, probs, weight)``.
 
         ``vocab_texts`` (the texts a derived student's vocabulary is pruned to)
@@ -55,6 +117,7 @@ class DistillData:
             soft=rows,
             language=spec.language,
             vocab_texts=[e.text for e in spec.unlabeled],
+            embeddings=embeddings,
         )
         return data.validate()
 
@@ -118,6 +181,15 @@ class DistillData:
         atomic_write_jsonl(
             d / "soft.jsonl", [{"text": s.text, "probs": list(s.probs), "weight": s.weight} for s in self.soft]
         )
+        if self.embeddings is not None:
+            keep = {t for t, _ in self.gold} | {s.text for s in self.soft}
+            idx = [i for i, t in enumerate(self.embeddings.texts) if t in keep]
+            TeacherEmbeddings(
+                [self.embeddings.texts[i] for i in idx], self.embeddings.vectors[idx], self.embeddings.model
+            ).save(d / EMBEDDINGS)
+        else:  # a folder reused for a run without embeddings must not keep an earlier run's
+            for suffix in (".json", ".npy"):
+                (d / f"{EMBEDDINGS}{suffix}").unlink(missing_ok=True)
         return d
 
     @classmethod
@@ -134,6 +206,7 @@ class DistillData:
             soft=[
                 SoftExample(r["text"], tuple(r["probs"]), r.get("weight", 1.0)) for r in read_jsonl(d / "soft.jsonl")
             ],
+            embeddings=TeacherEmbeddings.load(d / EMBEDDINGS) if (d / f"{EMBEDDINGS}.json").is_file() else None,
         ).validate()
 
     def counts(self) -> dict[str, int]:
@@ -142,4 +215,5 @@ class DistillData:
             "dev": len(self.dev),
             "soft": len(self.soft),
             "vocab_texts": len(self.all_texts()),
+            "teacher_embeddings": 0 if self.embeddings is None else len(self.embeddings.texts),
         }

@@ -25,7 +25,7 @@ from factory.atomic import atomic_dir, atomic_write_json
 from student.artifact import StudentArtifact
 from student.config import DistillConfig
 from student.data import DistillData
-from student.kd_loss import distill_loss
+from student.kd_loss import distill_loss, embedding_loss, mean_pool
 
 STATE_FILE = "trainer_state.json"
 
@@ -102,22 +102,31 @@ def training_items(data: DistillData, cfg: DistillConfig) -> list[dict]:
         total = sum(counts)
         return total / (L * counts[c]) if cfg.class_balance and counts[c] else 1.0
 
+    emb = data.embeddings.index() if data.embeddings is not None else {}
     items = []
     for text, y in data.gold:
         target = [0.0] * L
         target[index[y]] = 1.0
         items.append(
-            {"text": text, "target": target, "gold": True, "weight": cfg.gold_weight * balance(gold_counts, index[y])}
+            {
+                "text": text,
+                "target": target,
+                "gold": True,
+                "weight": cfg.gold_weight * balance(gold_counts, index[y]),
+                "emb": emb.get(text, -1),
+            }
         )
     for s in soft:
         p = torch.tensor(s.probs, dtype=torch.float64).clamp_min(1e-12) ** (1.0 / cfg.temperature)
         c = int(torch.tensor(s.probs).argmax())
         w = cfg.soft_weight * s.weight * max(s.probs) ** cfg.confidence_power * balance(soft_counts, c)
-        items.append({"text": s.text, "target": (p / p.sum()).tolist(), "gold": False, "weight": w})
+        items.append(
+            {"text": s.text, "target": (p / p.sum()).tolist(), "gold": False, "weight": w, "emb": emb.get(s.text, -1)}
+        )
     return items
 
 
-def _collate(pad_id: int):
+def _collate(pad_id: int, vectors=None):
     def collate(rows):
         n = max(len(r["ids"]) for r in rows)
         ids = torch.full((len(rows), n), pad_id, dtype=torch.long)
@@ -132,6 +141,10 @@ def _collate(pad_id: int):
                 gold=torch.tensor([r["gold"] for r in rows]),
                 weight=torch.tensor([r["weight"] for r in rows], dtype=torch.float32),
             )
+        if vectors is not None and "emb" in rows[0]:
+            idx = torch.tensor([max(r["emb"], 0) for r in rows])
+            out["emb"] = torch.as_tensor(vectors)[idx].float()
+            out["emb_mask"] = torch.tensor([r["emb"] >= 0 for r in rows])
         if "label" in rows[0]:
             out["label"] = torch.tensor([r["label"] for r in rows])
         return out
@@ -195,12 +208,21 @@ def run_training(job: TrainJob) -> StudentArtifact:
     model = AutoModelForSequenceClassification.from_pretrained(job.init_dir, dtype=torch.float32)
     items = training_items(data, cfg)
     enc = tok([it["text"] for it in items], truncation=True, max_length=cfg.max_length)["input_ids"]
-    rows = [{"ids": e, "target": it["target"], "gold": it["gold"], "weight": it["weight"]} for e, it in zip(enc, items)]
+    rows = [
+        {"ids": e, "target": it["target"], "gold": it["gold"], "weight": it["weight"], "emb": it["emb"]}
+        for e, it in zip(enc, items)
+    ]
     norm = sum(it["weight"] for it in items) / len(items)
     index = {lab: i for i, lab in enumerate(data.label_ids)}
     dev_ids = tok([t for t, _ in data.dev], truncation=True, max_length=cfg.max_length)["input_ids"] if data.dev else []
     dev_rows = [{"ids": e, "label": index[y]} for e, (_, y) in zip(dev_ids, data.dev)]
-    collate = _collate(tok.pad_token_id if tok.pad_token_id is not None else 0)
+    static = init_info["kind"] == "static"
+    # Embedding alignment needs hidden states to pool: transformer students only (a static one is already
+    # built from the embedding teacher's vectors).
+    align = cfg.embed_weight > 0 and data.embeddings is not None and not static
+    collate = _collate(
+        tok.pad_token_id if tok.pad_token_id is not None else 0, data.embeddings.vectors if align else None
+    )
     # Grouped by the global batch: Accelerate deals consecutive per-device batches to the processes, so
     # N processes then see exactly the texts of the 1-process run's batches and learn the same model.
     sampler = EpochSampler(
@@ -214,7 +236,6 @@ def run_training(job: TrainJob) -> StudentArtifact:
     head = [n for n, _ in model.named_parameters() if n.startswith(("score.", "classifier.", "pre_classifier."))]
     no_decay = ("bias", "norm", "LayerNorm")
     # Static token vectors are the whole body and start far from their task optimum: they learn fast, undecayed.
-    static = init_info["kind"] == "static"
     body_lr, body_decay = (cfg.static_lr, 0.0) if static else (cfg.lr, cfg.weight_decay)
     groups = [
         {"params": [p for n, p in model.named_parameters() if n in head], "lr": cfg.head_lr, "weight_decay": 0.0},
@@ -229,11 +250,17 @@ def run_training(job: TrainJob) -> StudentArtifact:
             "weight_decay": 0.0,
         },
     ]
+    # The map from the student's width to the teacher's is trained with the body and dropped afterwards.
+    proj = torch.nn.Linear(model.config.hidden_size, data.embeddings.vectors.shape[1]) if align else None
+    if proj is not None:
+        groups.append({"params": list(proj.parameters()), "lr": cfg.head_lr, "weight_decay": 0.0})
     optimizer = torch.optim.AdamW(groups)
     batches = -(-len(rows) // (cfg.batch_size * accelerator.num_processes))
     steps = cfg.epochs * -(-batches // accum)  # optimizer steps of the whole run
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * steps), steps)
     model, optimizer, train_dl, dev_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, dev_dl, scheduler)
+    if proj is not None:
+        proj = accelerator.prepare(proj)
 
     ckpt_root, best_dir = out / "checkpoints", out / "best"
     state = {
@@ -264,12 +291,16 @@ def run_training(job: TrainJob) -> StudentArtifact:
         ):
             # accumulate() skips the DDP all-reduce and the optimizer step until `accum` batches are in,
             # and backward() divides the loss by `accum`; the epoch's last batch always steps.
-            with accelerator.accumulate(model):
-                logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits.float()
-                loss = distill_loss(logits, b["target"], b["gold"], b["weight"], cfg.temperature, norm)
+            with accelerator.accumulate(*([model] if proj is None else [model, proj])):
+                o = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"], output_hidden_states=align)
+                loss = distill_loss(o.logits.float(), b["target"], b["gold"], b["weight"], cfg.temperature, norm)
+                if proj is not None:
+                    pooled = mean_pool(o.hidden_states[-1].float(), b["attention_mask"])
+                    loss = loss + cfg.embed_weight * embedding_loss(proj(pooled), b["emb"], b["emb_mask"])
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), 1.0)
+                    params = list(model.parameters()) + ([] if proj is None else list(proj.parameters()))
+                    accelerator.clip_grad_norm_(params, 1.0)
                 optimizer.step()
                 if accelerator.sync_gradients:
                     scheduler.step()

@@ -1,6 +1,6 @@
 """Teacher: a committee of calibrated members (LLM prompt teacher, embedding teacher) that labels pools."""
 
-from teacher.committee import Committee, CommitteeConfig, adapt_committee, load_labeler
+from teacher.committee import Committee, CommitteeConfig, adapt_committee, embedding_member, load_labeler
 from teacher.config import TeacherConfig
 from teacher.embedding import EmbeddingTeacher, EmbeddingTeacherConfig, adapt_embedding
 from teacher.select import select_questions
@@ -17,6 +17,7 @@ __all__ = [
     "adapt",
     "adapt_committee",
     "adapt_embedding",
+    "embedding_member",
     "load_labeler",
     "select_questions",
 ]

@@ -224,6 +224,17 @@ class Committee:
         )
 
 
+def embedding_member(labeler):
+    """The labeler's embedding teacher (itself, or a committee's active embedding member); None if it has none."""
+    from teacher.embedding import EmbeddingTeacher
+
+    if isinstance(labeler, EmbeddingTeacher):
+        return labeler
+    if isinstance(labeler, Committee) and labeler.weights.get("embedding", 0) > 0:
+        return labeler.members.get("embedding")
+    return None
+
+
 def load_labeler(directory: str | Path):
     """A saved committee, LLM teacher or embedding teacher: whatever ``directory`` holds."""
     from teacher.embedding import META as EMB_META

@@ -128,3 +128,52 @@ def test_length_grouped_sampler_is_a_seeded_permutation_with_less_padding():
     first = list(grouped)
     grouped.use_epoch(1)
     assert list(grouped) != first
+
+
+def test_embedding_loss_is_zero_for_aligned_rows_and_ignores_rows_without_a_target():
+    from student.kd_loss import embedding_loss, mean_pool
+
+    target = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    same = embedding_loss(torch.tensor([[3.0, 0.0], [5.0, 5.0]]), target, torch.tensor([True, False]))
+    assert same.item() == pytest.approx(0.0, abs=1e-6)  # row 2 is off target but has no embedding
+    off = embedding_loss(torch.tensor([[0.0, 3.0], [5.0, 5.0]]), target, torch.tensor([True, False]))
+    assert off.item() == pytest.approx(1.0, abs=1e-6)
+    assert embedding_loss(torch.ones(2, 2), target, torch.tensor([False, False])).item() == 0.0
+    hidden = torch.tensor([[[1.0], [3.0], [100.0]]])
+    assert mean_pool(hidden, torch.tensor([[1, 1, 0]])).item() == pytest.approx(2.0)  # padding left out
+
+
+def test_teacher_embeddings_round_trip_and_refuse_a_changed_matrix(tmp_path):
+    import numpy as np
+
+    from student.data import TeacherEmbeddings
+
+    emb = TeacherEmbeddings(["a", "b"], np.eye(2, 3), "embeddinggemma-300m")
+    path = emb.save(tmp_path / "teacher-embeddings")
+    back = TeacherEmbeddings.load(path)
+    assert back.texts == ["a", "b"] and back.vectors.shape == (2, 3) and back.model == "embeddinggemma-300m"
+    np.save(tmp_path / "teacher-embeddings.npy", np.zeros((2, 3), dtype=np.float16))
+    with pytest.raises(TaskError, match="sha256"):
+        TeacherEmbeddings.load(path)
+    with pytest.raises(TaskError, match="one row per text"):
+        TeacherEmbeddings(["a"], np.eye(2, 3))
+
+
+def test_distill_with_teacher_embeddings_aligns_the_student_and_saves_only_its_texts(tiny_bert, eprstmt_spec, tmp_path):
+    import numpy as np
+
+    from student.data import TeacherEmbeddings
+
+    soft = [(e.text, (0.3, 0.7) if i % 2 else (0.8, 0.2)) for i, e in enumerate(eprstmt_spec.unlabeled[:24])]
+    texts = [t for t, _ in soft] + [e.text for e in eprstmt_spec.gold] + ["a text the student never sees"]
+    vecs = np.random.default_rng(0).normal(size=(len(texts), 8))
+    data = DistillData.from_spec(eprstmt_spec, soft=soft, embeddings=TeacherEmbeddings(texts, vecs))
+    data.dev = data.dev[:16]
+    cfg = DistillConfig(student=str(tiny_bert), epochs=2, batch_size=16, max_length=48, patience=5, embed_weight=1.0)
+    art = distill(data, cfg, out_dir=tmp_path / "run")
+    assert art.data_counts["teacher_embeddings"] == 24 + 32  # the texts it trains on
+    saved = TeacherEmbeddings.load(tmp_path / "run" / "data" / "teacher-embeddings.json")
+    assert len(saved.texts) == 24 + 32 and "a text the student never sees" not in saved.texts
+    # The alignment term is part of the loss: the same run without it ends with another training loss.
+    plain = distill(data, DistillConfig(**{**cfg.to_dict(), "embed_weight": 0.0}), out_dir=tmp_path / "plain")
+    assert art.history[0]["train_loss"] != pytest.approx(plain.history[0]["train_loss"])

@@ -30,6 +30,14 @@ def test_embedding_teacher_learns_from_gold_and_round_trips_without_pickle(eprst
     loaded = load_labeler(tmp_path / "emb")
     assert isinstance(loaded, EmbeddingTeacher)
     np.testing.assert_allclose(loaded.label(texts[:8]).probs, res.probs[:8], atol=1e-5)
+    # The labeling step keeps the member's vectors for the student's embedding-alignment loss.
+    from recipe.steps import save_embeddings
+    from student.data import TeacherEmbeddings
+
+    first = list(dict.fromkeys(texts[:8]))
+    saved = TeacherEmbeddings.load(save_embeddings(loaded, first + first[:2], tmp_path / "labels"))
+    assert saved.texts == first
+    np.testing.assert_allclose(saved.vectors, loaded.embed(first), atol=2e-3)
 
 
 def test_committee_of_gemma_and_embedding_is_pooled_on_dev_and_reloads(eprstmt_small, tmp_path):
