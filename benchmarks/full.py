@@ -38,7 +38,8 @@ PRESETS = {
             "test_cap": 600,
             "questions": 20,
             "generator": {"total": 80},
-            "student": {"epochs": 4},
+            # The student trains as the product does (DistillConfig's 8 epochs, early stopping on dev):
+            # at 4 the 77-class BANKING77 student was still 11 points short of where it ends (dev 76.3 → 87.3).
         },
         "setfit_iterations": 20,
         "setfit_max_steps": 40,
@@ -52,7 +53,6 @@ PRESETS = {
             "test_cap": None,
             "questions": 20,
             "generator": {"per_label": 32},
-            "student": {"epochs": 6},
         },
         "setfit_iterations": 20,
         "setfit_max_steps": None,

@@ -27,8 +27,9 @@ from factory.spec import TaskSpec
 from recipe import RecipeConfig, steps
 
 PRESETS = {
-    "quick": {"pool_cap": 2000, "dev_cap": 300, "test_cap": 600, "student": {"epochs": 4}},
-    "full": {"pool_cap": 8000, "dev_cap": None, "test_cap": None, "student": {"epochs": 6}},
+    # Students train as the product's do (DistillConfig's epochs, early stopping on dev).
+    "quick": {"pool_cap": 2000, "dev_cap": 300, "test_cap": 600},
+    "full": {"pool_cap": 8000, "dev_cap": None, "test_cap": None},
 }
 
 

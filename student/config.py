@@ -56,8 +56,9 @@ class DistillConfig:
     # Weight of the embedding-alignment loss (:func:`student.kd_loss.embedding_loss`): a transformer student's
     # mean-pooled last layer, through a linear map, is pulled towards the embedding teacher's vector of each
     # text, a 768-number target per text where the soft label carries one number per class. 0 turns it off;
-    # it only acts when the data carries teacher embeddings.
-    embed_weight: float = 0.0
+    # it only acts when the data carries teacher embeddings. BANKING77 5-shot dev (300 texts, 8 epochs):
+    # 87.3 % without, 89.0 % at 1.0 (4 epochs: 76.3 / 79.0 at 1.0 / 80.3 at 3.0).
+    embed_weight: float = 1.0
     patience: int = 3
     seed: int = 0
     mixed_precision: str = "auto"
