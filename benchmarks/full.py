@@ -169,9 +169,11 @@ def run(
         )
     )
 
-    # Ablations publish by the same budget as the recipe, so each row is the student a user would have got.
+    # Ablations publish by the same budget as the recipe and learn from the same teacher embeddings,
+    # so each row is the student a user would have got.
+    emb = out["labels"].get("embeddings")
     gold_dir = steps.distill_student(
-        out["spec"], [], cfg.student, str(work / "student-gold"), cfg.budget, cfg.max_latency_ms
+        out["spec"], [], cfg.student, str(work / "student-gold"), cfg.budget, cfg.max_latency_ms, emb
     )
     rows.append(_student_row("student-gold", out["spec"], gold_dir, work, soft_examples=0))
     pool_dir = steps.distill_student(
@@ -181,6 +183,7 @@ def run(
         str(work / "student-no-synthetic"),
         cfg.budget,
         cfg.max_latency_ms,
+        emb,
     )
     rows.append(
         _student_row(
@@ -199,7 +202,7 @@ def run(
     for n in [n for n in p.get("pool_ladder", ()) if n < len(pool_rows)]:
         sub = atomic_write_jsonl(work / f"pool-{n}" / "pool.jsonl", pool_rows[:n])
         d = steps.distill_student(
-            out["spec"], [str(sub)], cfg.student, str(work / f"student-pool-{n}"), cfg.budget, cfg.max_latency_ms
+            out["spec"], [str(sub)], cfg.student, str(work / f"student-pool-{n}"), cfg.budget, cfg.max_latency_ms, emb
         )
         rows.append(
             _student_row(f"factory-student-no-synthetic-pool{n}", out["spec"], d, work, soft_examples=n, pool_size=n)

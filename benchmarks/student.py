@@ -37,8 +37,11 @@ def _done(folder: Path) -> bool:
     return (folder / steps.STEP_FILE).is_file()
 
 
-def _inputs(spec: TaskSpec, cfg: RecipeConfig, work: Path) -> tuple[str, str, str]:
-    """Spec, committee and pool soft labels: the recipe's steps, reusing a finished step's files."""
+def _inputs(spec: TaskSpec, cfg: RecipeConfig, work: Path) -> tuple[str, str, str, str | None]:
+    """Spec, committee, pool soft labels and teacher embeddings: the recipe's steps, reusing a finished step's files.
+
+    A workdir labeled before the labeling step kept the embeddings gets them computed here, once.
+    """
     spec_path = work / "spec.json"
     if not spec_path.is_file():
         steps.intake(spec, work, pool_cap=cfg.pool_cap, dev_cap=cfg.dev_cap, test_cap=cfg.test_cap, seed=cfg.seed)
@@ -48,7 +51,22 @@ def _inputs(spec: TaskSpec, cfg: RecipeConfig, work: Path) -> tuple[str, str, st
     labels = work / "labels"
     if not (_done(labels) and (labels / "pool.jsonl").is_file()):
         steps.label_texts(str(teacher), str(spec_path), [], str(labels))
-    return str(spec_path), str(teacher), str(labels / "pool.jsonl")
+    return str(spec_path), str(teacher), str(labels / "pool.jsonl"), ensure_embeddings(work)
+
+
+def ensure_embeddings(work: Path) -> str | None:
+    """The labeling step's ``teacher-embeddings.json`` in ``work/labels``; computed once for a workdir labeled
+    before that step kept them (None when the committee has no embedding member)."""
+    from factory.atomic import read_jsonl
+    from teacher import load_labeler
+
+    labels = work / "labels"
+    emb = labels / "teacher-embeddings.json"
+    if not emb.is_file():
+        texts = [r["text"] for r in read_jsonl(labels / "pool.jsonl")]
+        texts += [e.text for e in steps.load_spec(work / "spec.json").gold]
+        steps.save_embeddings(load_labeler(str(work / "teacher")), texts, labels)
+    return str(emb) if emb.is_file() else None
 
 
 def _teacher_row(teacher_dir: str, spec: TaskSpec) -> dict:
@@ -117,11 +135,11 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
         {**PRESETS["quick" if quick else "full"], "seed": seed, "synthetic": False, "budget": budget}
     )
     work = Path(workdir or tempfile.mkdtemp(prefix=f"bench-student-{spec.name}-"))
-    spec_path, teacher_dir, pool = _inputs(spec, cfg, work)
+    spec_path, teacher_dir, pool, emb = _inputs(spec, cfg, work)
     run_spec = steps.load_spec(spec_path)
     rows = [_teacher_row(teacher_dir, run_spec)]
     out = work / f"students-{budget}"
-    steps.distill_student(spec_path, [pool], cfg.student, str(out), cfg.budget, cfg.max_latency_ms)
+    steps.distill_student(spec_path, [pool], cfg.student, str(out), cfg.budget, cfg.max_latency_ms, emb)
     ladder = read_ladder(out)
     for kind in ladder["kinds"]:
         row = _kind_row(kind, out / kind["dir"], spec_path, run_spec, teacher_dir, rows[0]["texts_per_second"], work)

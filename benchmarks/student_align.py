@@ -35,16 +35,13 @@ def main(work: Path, out: Path, variants=VARIANTS) -> list[dict]:
     from student.data import TeacherEmbeddings
     from student.evaluate import evaluate
     from student.ladder import KINDS, distill_ladder
-    from teacher import load_labeler
+    from benchmarks.student import ensure_embeddings
 
     spec = steps.load_spec(work / "spec.json")
     pool = read_jsonl(work / "labels" / "pool.jsonl")
-    emb = work / "labels" / "teacher-embeddings.json"
-    if not emb.is_file():
-        texts = [r["text"] for r in pool] + [e.text for e in spec.gold]
-        steps.save_embeddings(load_labeler(str(work / "teacher")), texts, work / "labels")
+    emb = ensure_embeddings(work)
     data = DistillData.from_spec(
-        spec, soft=[(r["text"], r["probs"]) for r in pool], embeddings=TeacherEmbeddings.load(emb)
+        spec, soft=[(r["text"], r["probs"]) for r in pool], embeddings=TeacherEmbeddings.load(emb) if emb else None
     )
     rows = []
     for epochs, weight in variants:
