@@ -80,6 +80,55 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def exclusive(lock_path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` (created if missing) for the block.
+
+    Writers of one target take the same lock, so anything temporary they find
+    while holding it was left by a writer that died (``kill -9``, power loss):
+    :func:`clean_stale` may then remove it safely.
+    """
+    import fcntl
+
+    lock_path = Path(lock_path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def clean_stale(path: str | os.PathLike, pattern: str | None = None) -> list[str]:
+    """Remove what dead writers of ``path`` left beside it; call it only under the writers' :func:`exclusive` lock.
+
+    Temporary siblings (``.<name>.*.tmp``, or those matching ``pattern``) are
+    deleted. A replacement by :func:`atomic_dir` that died between its two
+    renames left the old copy as ``.<name>.old`` and no ``path``: the old copy
+    is put back. Returns the names removed or restored.
+    """
+    path = Path(path)
+    done = []
+    if not path.parent.is_dir():
+        return done
+    for p in path.parent.glob(pattern or f".{path.name}.*.tmp"):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+        done.append(p.name)
+    old = path.with_name(f".{path.name}.old")
+    if old.exists():
+        if path.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, path)
+        done.append(old.name)
+    return done
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

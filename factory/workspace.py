@@ -15,7 +15,6 @@ Every write is atomic (temp + rename), and each published directory carries a
 
 from __future__ import annotations
 
-import contextlib
 
 import json
 import os
@@ -23,7 +22,15 @@ import re
 import time
 from pathlib import Path
 
-from factory.atomic import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl, write_manifest
+from factory.atomic import (
+    atomic_dir,
+    atomic_write_json,
+    atomic_write_jsonl,
+    clean_stale,
+    exclusive,
+    read_jsonl,
+    write_manifest,
+)
 from factory.errors import TaskError
 from factory.spec import TaskSpec, validate_task, validate_task_name
 
@@ -73,19 +80,9 @@ class Workspace:
         with self._task_lock(spec.name):
             return self._save_task_locked(spec, target, overwrite)
 
-    @contextlib.contextmanager
     def _task_lock(self, name: str):
         """An exclusive lock per task name: two creators of one name run one after the other, never both."""
-        import fcntl
-
-        lock_dir = self.root / "tasks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        with open(lock_dir / f".{name}.lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return exclusive(self.root / "tasks" / f".{name}.lock")
 
     def _save_task_locked(self, spec: TaskSpec, target: Path, overwrite: bool) -> Path:
         if (target / "task.json").exists() and not overwrite:
@@ -102,6 +99,7 @@ class Workspace:
         # Only the data snapshot and spec are replaced; runs/models of an
         # existing task survive an overwrite.
         data_dir = target / "data"
+        clean_stale(data_dir)  # a create killed mid-write left its temp folder; the lock says no one else writes
         with atomic_dir(data_dir) as tmp:
             for split in SPLITS:
                 atomic_write_jsonl(tmp / f"{split}.jsonl", d[split])
@@ -209,15 +207,24 @@ class Workspace:
         return sorted(vs, key=lambda p: int(p.name[1:]))
 
     def publish_model(self, name: str, source_dir: Path, extra: dict | None = None) -> Path:
-        """Copy a finished artifact directory in as the next version ``v<N>``, with a manifest."""
+        """Copy a finished artifact directory in as the next version ``v<N>``, with a manifest.
+
+        Publishers of one task take turns (a lock per task): two at once get two
+        versions, never one version overwritten. The copy is built under a
+        temporary name and renamed into place, so a publish killed mid-copy
+        leaves no version; the next publish removes its leftovers.
+        """
         import shutil
 
-        versions = self.model_versions(name)
-        nxt = (int(versions[-1].name[1:]) + 1) if versions else 1
-        target = self.models_dir(name) / f"v{nxt}"
-        with atomic_dir(target) as tmp:
-            shutil.copytree(source_dir, tmp, dirs_exist_ok=True)
-            write_manifest(tmp, {"task": name, "version": nxt, **(extra or {})})
+        base = self.models_dir(name)
+        with exclusive(base / ".publish.lock"):
+            clean_stale(base / "v", pattern=".v*.tmp")
+            versions = self.model_versions(name)
+            nxt = (int(versions[-1].name[1:]) + 1) if versions else 1
+            target = base / f"v{nxt}"
+            with atomic_dir(target) as tmp:
+                shutil.copytree(source_dir, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
+                write_manifest(tmp, {"task": name, "version": nxt, **(extra or {})})
         return target
 
     def queue_dir(self, name: str) -> Path:

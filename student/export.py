@@ -22,12 +22,17 @@ loads them as fp32).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
-from factory.atomic import atomic_dir, atomic_write_json, atomic_write_text, write_manifest
+from factory.atomic import atomic_dir, atomic_write_json, atomic_write_text, clean_stale, exclusive, write_manifest
+from factory.errors import TaskError
 from factory.spec import TaskSpec
 from student.artifact import StudentArtifact
 from student.card import model_card
@@ -181,6 +186,45 @@ def export_artifact(
     name = name or f"{spec.name}-student"
     metrics = {k: v for k, v in (metrics or {}).items() if not isinstance(v, (bytes,))}
     folder = out_dir / name
+    # One exporter per artifact name at a time; what an exporter killed mid-way left is removed first.
+    with exclusive(out_dir / f".{name}.lock"):
+        clean_stale(folder)
+        clean_stale(out_dir / f"{name}.zip")
+        try:
+            _build_folder(art, spec, folder, metrics, teacher_info)
+            try:
+                return _zip_folder(folder, out_dir / f"{name}.zip", name)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)  # the zip is the export: no folder without it
+                raise
+        except OSError as e:
+            if not _disk_full(e):
+                raise
+            raise TaskError(
+                "room on disk for the student artifact (about 3x the model's size while exporting)",
+                f"{_disk_full(e)} while writing under {out_dir}",
+                "free disk space (or point the workspace at a larger disk) and run the export again; "
+                "nothing partial was published",
+                where="export",
+            ) from None
+
+
+_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _disk_full(e: OSError) -> str | None:
+    """The reason when ``e`` means the disk (or a size quota) is full; ``shutil.copytree`` folds those into text."""
+    if e.errno in _FULL:
+        return e.strerror
+    if isinstance(e, shutil.Error) and e.args and isinstance(e.args[0], list):
+        for *_, why in e.args[0]:
+            for code in _FULL:
+                if f"[Errno {code}]" in str(why):
+                    return os.strerror(code)
+    return None
+
+
+def _build_folder(art: StudentArtifact, spec: TaskSpec, folder: Path, metrics: dict, teacher_info: dict | None) -> None:
     with atomic_dir(folder) as tmp:
         shutil.copytree(art.model_dir, tmp / "model", ignore=shutil.ignore_patterns("*.tmp", ".*"))
         max_length = art.config.get("max_length", 128)
@@ -220,11 +264,20 @@ def export_artifact(
         atomic_write_json(tmp / "student.json", meta)
         atomic_write_text(tmp / "README.md", model_card(spec, art, metrics, teacher_info or {}))
         write_manifest(tmp, extra={"task": spec.name, "format": "model-factory-student/1"})
-    zip_path = out_dir / f"{name}.zip"
-    tmp_zip = zip_path.with_suffix(".zip.tmp")
-    with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for p in sorted(folder.rglob("*")):
-            if p.is_file():
-                zf.write(p, f"{name}/{p.relative_to(folder).as_posix()}")
-    tmp_zip.replace(zip_path)
+
+
+def _zip_folder(folder: Path, zip_path: Path, name: str) -> Path:
+    """Zip ``folder`` under a temporary name, then rename: a full disk or a kill leaves no partial zip."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{zip_path.name}.", suffix=".tmp", dir=zip_path.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for p in sorted(folder.rglob("*")):
+                if p.is_file():
+                    zf.write(p, f"{name}/{p.relative_to(folder).as_posix()}")
+        os.replace(tmp, zip_path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     return zip_path
