@@ -67,3 +67,77 @@ def test_push_and_pull_retry_through_a_label_studio_restart(ls_task, services_ws
     assert task_runs["push-questions"].run_count > 1, (
         "the push should have failed while Label Studio was down and been retried"
     )
+
+
+def test_a_prefect_server_killed_and_restarted_mid_flow_does_no_step_twice(
+    services_ws, prefect_api, eprstmt_small, monkeypatch, tmp_path
+):
+    """The flow either finishes or fails with Prefect's error; run again, nothing already done is redone."""
+    import os
+    import signal
+    from dataclasses import replace
+
+    from prefect import flow, task
+
+    from pipelines import services
+
+    monkeypatch.setenv("FACTORY_HOME", str(services_ws.root))
+    name = "t-prefect-restart"
+    services_ws.save_task(replace(eprstmt_small, name=name), overwrite=True)
+    export = tmp_path / "export"
+    (export / "model").mkdir(parents=True)
+    (export / "model" / "weights.bin").write_bytes(b"\0" * 1024)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    mid_flow, restarted = threading.Event(), threading.Event()
+
+    @task(name="wait-for-restart")
+    def wait_for_restart(spec_path: str) -> str:
+        # Stands where a long training step runs: the server goes away and comes back meanwhile.
+        mid_flow.set()
+        assert restarted.wait(timeout=180)
+        return spec_path
+
+    @flow
+    def intake_then_publish():
+        spec_path = t.intake(name, {}, str(run_dir))
+        spec_path = wait_for_restart(spec_path)
+        return t.publish(name, str(export), {"spec": spec_path})
+
+    def run_once() -> dict:
+        out: dict = {}
+        ctx = contextvars.copy_context()
+        worker = threading.Thread(
+            target=lambda: ctx.run(lambda: out.update(state=intake_then_publish(return_state=True)))
+        )
+        worker.start()
+        return {"worker": worker, "out": out}
+
+    first = run_once()
+    assert mid_flow.wait(timeout=120)
+    rec = procs.read_state(services_ws)[services.PREFECT]
+    os.kill(rec.pid, signal.SIGKILL)
+    for _ in range(100):
+        if procs.port_free(rec.port):
+            break
+        time.sleep(0.1)
+    state = procs.read_state(services_ws)
+    state.pop(services.PREFECT)
+    procs.write_state(services_ws, state)
+    again = services.start_prefect(services_ws, port=rec.port)
+    assert again.port == rec.port and again.pid != rec.pid
+    restarted.set()
+    first["worker"].join(timeout=300)
+    assert not first["worker"].is_alive()
+
+    first_state = first["out"]["state"]
+    assert first_state.is_completed() or first_state.is_failed() or first_state.is_crashed(), first_state
+    print("first run through the restart:", first_state.type.value, first_state.message)
+    snapshot = (run_dir / "spec.json").stat().st_mtime_ns
+    second = run_once()
+    second["worker"].join(timeout=300)
+    assert second["out"]["state"].is_completed(), second["out"]["state"]
+    versions = services_ws.model_versions(name)
+    assert [v.name for v in versions] == ["v1"], "publish ran twice"
+    assert second["out"]["state"].result() == str(versions[0])
+    assert (run_dir / "spec.json").stat().st_mtime_ns == snapshot, "intake ran twice"
