@@ -102,8 +102,14 @@ def _parity_line(p: dict) -> str:
     if not p or not p.get("n"):
         return "int8 not checked (no held-back texts), fp32 shipped"
     acc = f"; accuracy fp32 {_pct(p['fp32_accuracy'])}, int8 {_pct(p['int8_accuracy'])}" if "fp32_accuracy" in p else ""
-    verdict = "int8 shipped" if p.get("int8_ok") else "int8 missed the bound, fp32 shipped"
-    return f"int8 and fp32 agree on {_pct(p['agreement'])} of {p['n']} {p.get('on', '')} texts (never test){acc} ({verdict})"
+    scheme = {"dynamic": "dynamic int8", "weights": "weight-only int8"}.get(p.get("scheme"), "int8")
+    missed = [t["scheme"] for t in p.get("tried", []) if not t.get("int8_ok")]
+    before = f"; {', '.join(missed)} int8 missed the bound" if missed and p.get("int8_ok") else ""
+    verdict = f"{scheme} shipped{before}" if p.get("int8_ok") else "int8 missed the bound, fp32 shipped"
+    return (
+        f"{scheme} and fp32 agree on {_pct(p['agreement'])} of {p['n']} {p.get('on', '')} texts (never test){acc}"
+        f" ({verdict})"
+    )
 
 
 def _teacher_line(teacher: dict) -> str:
