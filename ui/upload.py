@@ -27,7 +27,8 @@ UPLOAD_MAX_BYTES = 50 * 1024 * 1024
 EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
 SPLITS = ("train", "dev", "test", "unlabeled")
 TEXT_GUESSES = ("text", "sentence", "content", "review", "utterance", "query")
-LABEL_GUESSES = ("label", "labels", "category", "class", "intent", "sentiment")
+# Label *names* first: FewCLUE files carry ids in `label` ("100") and the names a teacher needs in `label_desc`.
+LABEL_GUESSES = ("label_desc", "label_des", "label_name", "label", "labels", "category", "class", "intent", "sentiment")
 
 
 @dataclass
@@ -110,6 +111,35 @@ def columns(up: Upload, limit: int = 200) -> list[str]:
         if isinstance(row, dict):
             keys += [k for k in row if k not in keys]
     return keys
+
+
+def free_name(ws, stem: str) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``… : the first task name not taken in ``ws``."""
+    try:
+        if not ws.has_task(stem):
+            return stem
+    except TaskError:
+        return stem  # the name check below explains what is wrong with it
+    i = 2
+    while ws.has_task(f"{stem[:60]}-{i}"):
+        i += 1
+    return f"{stem[:60]}-{i}"
+
+
+def name_taken(ws, name: str) -> TaskError | None:
+    """The error to show when ``name`` is already a task of ``ws``, in the page's words."""
+    try:
+        if not ws.has_task(name):
+            return None
+    except TaskError:
+        return None  # not a valid name at all: the name check reports that
+
+    return TaskError(
+        "a new task name",
+        f"a task called {name!r} already exists",
+        "type another name in 'Task name' (the existing task and its models stay as they are)",
+        where="task name",
+    )
 
 
 def guess(cols: list[str], names: tuple[str, ...]) -> str | None:

@@ -147,3 +147,41 @@ def test_stored_tasks_show_their_data_warnings_before_a_run(app, workspace):
     at.selectbox(key="check-task").set_value("skew").run()
     assert not at.exception
     assert any("fewer than 4 gold examples: b (1)" in w.value for w in at.warning)
+
+
+def test_upload_of_a_fewclue_file_picks_the_label_name_column_not_the_ids(app, eprstmt_spec):
+    rows = [
+        {"id": i, "sentence": e.text, "label": str(100 + i % 2), "label_desc": e.label}
+        for i, e in enumerate(eprstmt_spec.gold)
+    ]
+    at = _upload(app, "up-train", "fewclue.csv", _csv(rows, ["id", "sentence", "label", "label_desc"]))
+    assert at.selectbox(key="map-text").value == "sentence"
+    assert at.selectbox(key="map-label").value == "label_desc"
+
+
+def test_a_taken_task_name_is_reported_before_all_checks_pass_and_a_free_one_is_proposed(
+    app, workspace, gold_csv, eprstmt_spec
+):
+    from dataclasses import replace
+
+    workspace.save_task(replace(eprstmt_spec, name="reviews"))
+    at = _upload(app, "up-train", "reviews.csv", gold_csv)
+    assert at.text_input(key="name-up").value == "reviews-2"  # the file's name is taken: the next free one
+    at.selectbox(key="map-label").set_value("sentiment").run()
+    at.text_input(key="name-up").set_value("reviews").run()
+    errors = " ".join(_errors(at))
+    assert "already exists" in errors and "type another name in 'Task name'" in errors
+    assert "--overwrite" not in errors  # page words, not command-line flags
+    assert not any("All checks passed" in s.value for s in at.success)
+    assert at.button(key="create-up-disabled").disabled
+    assert len(workspace.load_task("reviews").gold) == len(eprstmt_spec.gold)
+
+
+def test_the_upload_form_is_empty_again_after_a_create(app, workspace, gold_csv):
+    at = _upload(app, "up-train", "reviews.csv", gold_csv)
+    at.selectbox(key="map-label").set_value("sentiment").run()
+    at.button(key="create-up").click().run()
+    assert workspace.list_tasks() == ["reviews"]
+    assert not _errors(at)  # the created task's name is not reported as taken by the stale form
+    assert any("Upload a CSV" in i.value for i in at.info)
+    assert not any(b.key == "create-up" for b in at.button)

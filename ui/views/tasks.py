@@ -23,7 +23,9 @@ from ui.upload import (
     human_size,
     columns,
     create_from_uploads,
+    free_name,
     guess,
+    name_taken,
 )
 
 LANG_CHOICES = {"detect": None, "Chinese (zh)": "zh", "English (en)": "en"}
@@ -59,21 +61,43 @@ def preview(spec: TaskSpec) -> None:
     )
 
 
+FORM_KEYS = (
+    "map-text",
+    "map-label",
+    "map-text-free",
+    "map-label-free",
+    "name-up",
+    "lang-up",
+    "text-name-up",
+    "prompt-up",
+)
+
+
+def _key(base: str) -> str:
+    """A file uploader's key for the current form: a new key after each create empties the uploaders."""
+    gen = st.session_state.get("upload-form", 0)
+    return base if not gen else f"{base}-{gen}"
+
+
 def _created(name: str) -> None:
     st.session_state[TASK_KEY] = name
     st.session_state["created"] = name
+    # Reset the form: fresh uploaders, and the column/name/prompt fields back to their guesses.
+    st.session_state["upload-form"] = st.session_state.get("upload-form", 0) + 1
+    for k in FORM_KEYS:
+        st.session_state.pop(k, None)
 
 
 def from_upload(ws) -> None:
     gold = st.file_uploader(
         "Gold examples — labeled, a dozen or more per class",
         type=UPLOAD_TYPES,
-        key="up-train",
+        key=_key("up-train"),
         help=f"CSV with a header row or JSON lines; at most {human_size(UPLOAD_MAX_BYTES)}. Nothing in the file is executed.",
     )
     with st.expander("More files (optional): dev, test, unlabeled pool"):
         extra = {
-            split: st.file_uploader(f"{split.title()} set", type=UPLOAD_TYPES, key=f"up-{split}")
+            split: st.file_uploader(f"{split.title()} set", type=UPLOAD_TYPES, key=_key(f"up-{split}"))
             for split in ("dev", "test", "unlabeled")
         }
     if gold is None:
@@ -98,7 +122,7 @@ def from_upload(ws) -> None:
         label_field = c2.text_input("Label column", "label", key="map-label-free")
     # A file name makes a fine first guess at a task name once path-like characters are gone.
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(gold.name).stem).strip("-._")[:64] or "task"
-    name = c3.text_input("Task name", value=st.session_state.get("name-up", stem), key="name-up")
+    name = c3.text_input("Task name", value=st.session_state.get("name-up", free_name(ws, stem)), key="name-up")
     lang = LANG_CHOICES[c4.selectbox("Language", list(LANG_CHOICES), key="lang-up")]
     with st.expander("Prompt settings (optional)", icon=":material/chat:"):
         p1, p2 = st.columns([1, 3])
@@ -119,6 +143,9 @@ def from_upload(ws) -> None:
         checked, paths = check_uploads(
             name, uploads, text_field, label_field, Path(tmp), language=lang, text_name=text_name, prompt=prompt
         )
+        taken = name_taken(ws, name)
+        if taken is not None:
+            checked.errors.insert(0, taken)
         if checked.errors:
             show_errors(checked.errors, "The task cannot be created yet")
             st.button(
