@@ -23,10 +23,10 @@ from factory.atomic import atomic_write_json
 
 
 def _score(path: Path, model_dir: Path, texts: list[str], labels: list[int], pad: int, max_length: int) -> dict:
-    from student.export import _onnx_logits
+    from student.export import onnx_logits
 
     t = time.perf_counter()
-    pred = _onnx_logits(path, model_dir / "tokenizer.json", pad, texts, max_length).argmax(1)
+    pred = onnx_logits(path, model_dir / "tokenizer.json", pad, texts, max_length).argmax(1)
     secs = time.perf_counter() - t
     return {
         "mb": round(path.stat().st_size / 1e6, 1),

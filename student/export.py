@@ -133,9 +133,8 @@ def quantize_onnx(src: str | Path, dst: str | Path, scheme: str = "dynamic") -> 
     return Path(dst)
 
 
-def _onnx_logits(
-    path: Path, tokenizer_json: Path, pad_id: int, texts: list[str], max_length: int, batch_size: int = 32
-):
+def onnx_logits(path: Path, tokenizer_json: Path, pad_id: int, texts: list[str], max_length: int, batch_size: int = 32):
+    """Logits (N, C) of an exported ONNX file on ``texts``, tokenized by the artifact's ``tokenizer.json``."""
     import numpy as np
     import onnxruntime as ort
     from tokenizers import Tokenizer
@@ -173,9 +172,9 @@ def measure_parity(
     pad = 0 if pad is None else pad
     cache = _fp32_labels if _fp32_labels is not None else {}
     if "labels" not in cache:
-        cache["labels"] = _onnx_logits(fp32, model_dir / "tokenizer.json", pad, texts, max_length).argmax(1)
+        cache["labels"] = onnx_logits(fp32, model_dir / "tokenizer.json", pad, texts, max_length).argmax(1)
     a = cache["labels"]
-    b = _onnx_logits(int8, model_dir / "tokenizer.json", pad, texts, max_length).argmax(1)
+    b = onnx_logits(int8, model_dir / "tokenizer.json", pad, texts, max_length).argmax(1)
     on = "dev + pool" if held and len(texts) > len(held) else ("dev" if held else "pool")
     out = {"n": len(texts), "on": on, "agreement": float((a == b).mean())}
     drop = 0.0

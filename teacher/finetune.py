@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from teacher.calibration import nll
 from teacher.config import TeacherConfig
 from teacher.frozen import lower_states, split_layer, upper_scores
-from teacher.scoring import VerbalizerScorer, _base, length_batches
+from teacher.scoring import VerbalizerScorer, base_model, length_batches
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def set_trainable(model, cfg: TeacherConfig) -> list[str]:
     """Mark the parameters fine-tuning updates; returns their names."""
     for p in model.parameters():
         p.requires_grad_(False)
-    base = _base(model)
+    base = base_model(model)
     layers = base.layers
     chosen = list(layers)[-cfg.train_layers :] if cfg.train_layers else list(layers)
     for layer in chosen:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import torch
 
-from teacher.scoring import VerbalizerScorer, _base, _head, left_pad, length_batches
+from teacher.scoring import VerbalizerScorer, base_model, left_pad, length_batches, output_head
 
 # Above this many cached floats (4 bytes each) the cache is not worth the memory: 256M floats = 1 GiB.
 MAX_CACHED_FLOATS = 256 * 1024 * 1024
@@ -41,7 +41,7 @@ class _Skip(torch.nn.Module):
 @contextmanager
 def _only_layers(model, keep: range):
     """Temporarily replace every decoder layer outside ``keep`` by a pass-through."""
-    base = _base(model)
+    base = base_model(model)
     original = base.layers
     base.layers = torch.nn.ModuleList([layer if i in keep else _Skip(layer) for i, layer in enumerate(original)])
     try:
@@ -52,7 +52,7 @@ def _only_layers(model, keep: range):
 
 def split_layer(scorer: VerbalizerScorer, train_layers: int | None, freeze_embeddings: bool) -> int | None:
     """Index of the first trained layer when the frozen-prefix cache applies, else None."""
-    n = len(_base(scorer.model).layers)
+    n = len(base_model(scorer.model).layers)
     if not train_layers or train_layers >= n or not freeze_embeddings or scorer.multi or scorer._prefix is not None:
         return None
     return n - train_layers
@@ -74,7 +74,7 @@ def lower_states(
     scorer: VerbalizerScorer, rows: list[list[int]], split: int, batch_size: int
 ) -> list[torch.Tensor] | None:
     """Hidden states entering layer ``split`` for every prompt row (real tokens only), or None when too big."""
-    hidden = _head(scorer.model).shape[1]
+    hidden = output_head(scorer.model).shape[1]
     if sum(len(r) for r in rows) * hidden > MAX_CACHED_FLOATS:
         return None
     model = scorer.model
@@ -93,7 +93,7 @@ def lower_states(
                 pos = (mask.cumsum(-1) - 1).clamp(min=0)
                 captured.clear()
                 dev = scorer.device
-                _base(model)(
+                base_model(model)(
                     input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev), use_cache=False
                 )
                 h = captured[-1]
@@ -111,6 +111,6 @@ def upper_scores(scorer: VerbalizerScorer, states: list[torch.Tensor], split: in
     """(B, L) label scores from cached lower states; the same numbers as ``scorer.scores`` on the prompts."""
     model = scorer.model
     h, mask, pos = _padded(states, scorer.device)
-    with _only_layers(model, range(split, len(_base(model).layers))):
-        out = _base(model)(inputs_embeds=h, attention_mask=mask, position_ids=pos, use_cache=False)
+    with _only_layers(model, range(split, len(base_model(model).layers))):
+        out = base_model(model)(inputs_embeds=h, attention_mask=mask, position_ids=pos, use_cache=False)
     return scorer.label_logits(out.last_hidden_state[:, -1])

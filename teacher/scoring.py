@@ -18,11 +18,13 @@ import torch
 _VOCAB_CHUNK = 64
 
 
-def _base(model):
+def base_model(model):
+    """The decoder stack of a causal LM (``model.model`` for Gemma/Qwen), without the LM head."""
     return getattr(model, model.base_model_prefix)
 
 
-def _head(model) -> torch.Tensor:
+def output_head(model) -> torch.Tensor:
+    """The LM head's weight (V, H): verbalizer logits are rows of it times the last hidden state."""
     return model.get_output_embeddings().weight
 
 
@@ -33,7 +35,7 @@ def _softcap(model, logits: torch.Tensor) -> torch.Tensor:
 
 def _log_normaliser(model, h: torch.Tensor) -> torch.Tensor:
     """log sum_v exp(logit_v) for each row of ``h`` (N, H), in row chunks to bound memory."""
-    w = _head(model)
+    w = output_head(model)
     out = [
         torch.logsumexp(_softcap(model, h[i : i + _VOCAB_CHUNK] @ w.T).float(), dim=-1)
         for i in range(0, h.shape[0], _VOCAB_CHUNK)
@@ -72,7 +74,7 @@ class VerbalizerScorer:
 
     @property
     def device(self) -> torch.device:
-        return _head(self.model).device
+        return output_head(self.model).device
 
     # -- shared prefix (in-context demonstrations) ---------------------------------
     def set_prefix(self, prefix_ids: list[int]) -> None:
@@ -82,13 +84,13 @@ class VerbalizerScorer:
             return
         ids = torch.tensor([prefix_ids], device=self.device)
         with torch.inference_mode():
-            out = _base(self.model)(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+            out = base_model(self.model)(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
         self._prefix = (out.past_key_values, len(prefix_ids))
 
     # -- scoring --------------------------------------------------------------------
     def label_logits(self, h: torch.Tensor) -> torch.Tensor:
         """(B, L) scores read at one position from final hidden states ``h`` (B, H)."""
-        w = _head(self.model)
+        w = output_head(self.model)
         if self.multi_token == "embedding":
             rows = torch.stack([w[torch.tensor(s, device=w.device)].mean(0) for s in self.label_seqs])
         else:
@@ -108,7 +110,7 @@ class VerbalizerScorer:
         # Explicit positions: padding must not shift the rotary positions of real tokens.
         pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, plen:]
         need_cache = bool(self.multi)
-        out = _base(self.model)(
+        out = base_model(self.model)(
             input_ids=ids,
             attention_mask=mask,
             position_ids=pos,
@@ -144,11 +146,11 @@ class VerbalizerScorer:
         inp, tgt, valid = inp.repeat(batch, 1).to(dev), tgt.repeat(batch, 1).to(dev), valid.repeat(batch, 1).to(dev)
         full_mask = torch.cat([mask.repeat_interleave(m, dim=0), torch.ones_like(inp)], dim=1)
         pos = last_pos.repeat_interleave(m)[:, None] + 1 + torch.arange(k, device=dev)[None, :]
-        out = _base(self.model)(
+        out = base_model(self.model)(
             input_ids=inp, attention_mask=full_mask, position_ids=pos, past_key_values=cache, use_cache=True
         )
         h = out.last_hidden_state.reshape(batch * m * k, -1)
-        w = _head(self.model)
+        w = output_head(self.model)
         picked = _softcap(self.model, (h * w[tgt.reshape(-1)]).sum(-1)).float()
         token_lp = (picked - _log_normaliser(self.model, h)).reshape(batch * m, k)
         return (token_lp * valid).sum(-1).reshape(batch, m)

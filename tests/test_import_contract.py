@@ -62,3 +62,27 @@ def test_the_contract_catches_an_upward_import(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("def f():\n    from pipelines.flows import production\n    import factory.commands.task\n")
     assert _imports(probe) & FORBIDDEN["student"] == {"pipelines", CLI}
+
+
+def _private_imports(path: Path) -> list[str]:
+    """``module._name`` for every ``from module import _name`` of another module (private names stay home)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        f"{node.module}.{a.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module != "__future__"
+        for a in node.names
+        if a.name.startswith("_") and not a.name.startswith("__")
+    ]
+
+
+@pytest.mark.parametrize("layer", sorted({*FORBIDDEN, "benchmarks"}))
+def test_no_module_imports_another_modules_private_names(layer):
+    bad = {rel: _private_imports(p) for rel, p in _files(layer)}
+    assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_the_contract_catches_a_private_import(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from teacher.scoring import VerbalizerScorer, _base\nfrom __future__ import annotations\n")
+    assert _private_imports(probe) == ["teacher.scoring._base"]
