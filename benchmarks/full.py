@@ -7,7 +7,8 @@ files (the spec with its seeded caps, the committee, the soft labels):
 - ``tfidf-lr`` and ``setfit`` (the best bundled backbone for the language) on the same gold and test;
 - one row per committee member (``teacher-embedding``, ``teacher-llm``) and ``teacher-committee``;
 - ``student-gold`` (gold alone), ``factory-student-no-synthetic`` (gold + the pool's soft labels),
-  ``factory-student`` (the recipe's published student: that plus filtered synthetic samples).
+  ``factory-student`` (the recipe's published student: that plus the filtered synthetic samples where
+  dev says they help, :func:`recipe.steps.decide_synthesis`; otherwise the same student as the row above).
 
 Model selection only ever looks at dev; test is scored once per system at the end.
 Presets live in :data:`PRESETS` (``--quick`` or the full budget).
@@ -176,14 +177,20 @@ def run(
         out["spec"], [], cfg.student, str(work / "student-gold"), cfg.budget, cfg.max_latency_ms, emb
     )
     rows.append(_student_row("student-gold", out["spec"], gold_dir, work, soft_examples=0))
-    pool_dir = steps.distill_student(
-        out["spec"],
-        [out["labels"]["pool"]],
-        cfg.student,
-        str(work / "student-no-synthetic"),
-        cfg.budget,
-        cfg.max_latency_ms,
-        emb,
+    synthesis = out["synthesis"]
+    # Where dev left the samples out, the recipe's student already is the no-synthetic one: not trained twice.
+    pool_dir = (
+        steps.distill_student(
+            out["spec"],
+            [out["labels"]["pool"]],
+            cfg.student,
+            str(work / "student-no-synthetic"),
+            cfg.budget,
+            cfg.max_latency_ms,
+            emb,
+        )
+        if synthesis["use"]
+        else out["student"]
     )
     rows.append(
         _student_row(
@@ -191,6 +198,7 @@ def run(
             out["spec"],
             pool_dir,
             work,
+            metrics=None if synthesis["use"] else out["metrics"],
             soft_examples=len(run_spec.unlabeled),
             pool_size=len(run_spec.unlabeled),
         )
@@ -215,8 +223,9 @@ def run(
             out["student"],
             work,
             metrics=out["metrics"],
-            soft_examples=len(run_spec.unlabeled) + kept,
-            synthetic=kept,
+            soft_examples=len(run_spec.unlabeled) + (kept if synthesis["use"] else 0),
+            synthetic=kept if synthesis["use"] else 0,
+            synthesis=synthesis["reason"],
         )
     )
 
@@ -244,5 +253,6 @@ def run(
             "dev": committee.metrics.get("dev"),
             "pooling": committee.metrics.get("pooling"),
         },
+        "synthesis": {k: synthesis.get(k) for k in ("use", "kept", "reason", "dev")},
         "config": cfg.to_dict(),
     }

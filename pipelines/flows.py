@@ -37,6 +37,9 @@ def _train_and_publish(
     ws = Workspace()
     labels = t.label_texts(teacher_dir, spec_path, sample_paths, str(rdir / "labels"))
     kept = t.filter_synthetic(spec_path, labels["synthetic"], cfg["generator"], str(rdir / "labels"))
+    synthesis = t.decide_synthesis(
+        spec_path, kept, labels.get("embeddings"), str(rdir / "synthesis"), cfg["synthetic_use"]
+    )
     asked = [r["text"] for r in queue.read_pushed(ws, task_name)] + [
         a["text"] for a in queue.read_answers(ws, task_name)
     ]
@@ -44,7 +47,7 @@ def _train_and_publish(
     pushed = t.push_questions.submit(spec_path, questions, labels["model_version"])
     art = t.distill_student(
         spec_path,
-        [labels["pool"], kept],
+        [labels["pool"]] + ([synthesis["path"]] if synthesis["path"] else []),
         cfg["student"],
         str(rdir / "student"),
         cfg["budget"],
@@ -53,10 +56,12 @@ def _train_and_publish(
     )
     metrics = t.evaluate_student(art, spec_path, str(rdir / "eval"))
     teacher_test = t.score_teacher(teacher_dir, spec_path, str(rdir / "teacher-test")) if cfg["score_teacher"] else None
-    export_dir = t.export_student(art, spec_path, metrics, str(rdir / "export"), teacher_dir, teacher_test)
+    export_dir = t.export_student(art, spec_path, metrics, str(rdir / "export"), teacher_dir, teacher_test, synthesis)
     stage_seconds = t.run_report(str(rdir))
     version = t.publish(
-        task_name, export_dir, {"metrics": metrics, "run": rdir.name, "stage_seconds": stage_seconds, **extra}
+        task_name,
+        export_dir,
+        {"metrics": metrics, "run": rdir.name, "stage_seconds": stage_seconds, "synthesis": synthesis, **extra},
     )
     push_info = pushed.result()
     zips = sorted(Path(version).glob("*.zip"))
@@ -67,6 +72,7 @@ def _train_and_publish(
         "metrics": metrics,
         "questions": push_info,
         "stage_seconds": stage_seconds,
+        "synthesis": synthesis,
     }
 
 

@@ -86,6 +86,12 @@ def filter_synthetic(spec_path: str, synthetic_path: str, generator_config: dict
     return steps.filter_synthetic(spec_path, synthetic_path, generator_config, out_dir)
 
 
+@task(name="decide-synthesis", **CACHED)
+def decide_synthesis(spec_path: str, kept_path: str, embeddings: str | None, out_dir: str, rule: str = "dev") -> dict:
+    """``recipe.steps.decide_synthesis``: the student gets the kept samples only where they help on dev."""
+    return steps.decide_synthesis(spec_path, kept_path, embeddings, out_dir, rule)
+
+
 @task(name="select-questions", **CACHED)
 def pick_questions(pool_path: str, k: int, exclude: list[str], out_dir: str) -> str:
     """``recipe.steps.pick_questions`` over pool items not asked before."""
@@ -139,9 +145,10 @@ def export_student(
     out_dir: str,
     teacher_dir: str | None = None,
     teacher_test: dict | None = None,
+    synthesis: dict | None = None,
 ) -> str:
     """``recipe.steps.export_student``: HF folder (fp16) + one parity-checked ONNX file + card, zipped."""
-    return steps.export_student(artifact_dir, spec_path, metrics, out_dir, teacher_dir, teacher_test)
+    return steps.export_student(artifact_dir, spec_path, metrics, out_dir, teacher_dir, teacher_test, synthesis)
 
 
 @task(name="publish", **CACHED)

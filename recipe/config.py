@@ -34,6 +34,9 @@ class RecipeConfig:
     test_cap: int | None = None  # test texts the student is evaluated on (None = all)
     buffer_target: int = 0  # iteration: generator samples kept ready in the task's buffer (0 = off)
     synthetic: bool = True  # False: skip the generator (the no-synthetic ablation)
+    # "dev": the student gets the kept samples only when they help the embedding head on dev
+    # (recipe.steps.decide_synthesis, reported in the run); "always": whenever some pass the filters
+    synthetic_use: str = "dev"
     score_teacher: bool = True  # score the teacher on the student's test texts, for the card and the Models page
     seed: int = 0  # the seeded samples that cap pool, dev and test
 
@@ -79,6 +82,13 @@ class RecipeConfig:
                 "give milliseconds per text at batch 1, e.g. 5",
                 where="RecipeConfig.max_latency_ms",
             )
+        if self.synthetic_use not in ("dev", "always"):
+            raise TaskError(
+                "synthetic_use 'dev' or 'always'",
+                repr(self.synthetic_use),
+                "use 'dev' (the samples must help on dev) or 'always'",
+                where="RecipeConfig.synthetic_use",
+            )
         if self.buffer_target < 0:
             raise TaskError(
                 "buffer_target >= 0",
@@ -115,7 +125,7 @@ class RecipeConfig:
                 "llm": {"model": "gemma-3-270m", "mode": "zero-shot", "progress": False},
                 "embedding": {"progress": False},
             },
-            generator={"per_label": 2, "max_new_tokens": 32},
+            generator={"model": "gemma-3-270m", "per_label": 2, "max_new_tokens": 32},
             student={"epochs": 1, "layers": 2, "patience": 1},
             questions=6,
             pool_cap=40,

@@ -73,10 +73,13 @@ def run_recipe(spec: TaskSpec, config: RecipeConfig, work_dir: str | Path, resum
     else:
         labels = steps.label_texts(teacher_dir, spec_path, samples, str(work / "labels"))
     kept = steps.filter_synthetic(spec_path, labels["synthetic"], config.generator, str(work / "labels"))
+    synthesis = steps.decide_synthesis(
+        spec_path, kept, labels.get("embeddings"), str(work / "synthesis"), config.synthetic_use
+    )
     questions = steps.pick_questions(labels["pool"], config.questions, [], str(work / "questions"))
     student_dir = steps.distill_student(
         spec_path,
-        [labels["pool"], kept],
+        [labels["pool"]] + ([synthesis["path"]] if synthesis["path"] else []),
         config.student,
         str(work / "student"),
         config.budget,
@@ -87,12 +90,15 @@ def run_recipe(spec: TaskSpec, config: RecipeConfig, work_dir: str | Path, resum
     teacher_test = (
         steps.score_teacher(teacher_dir, spec_path, str(work / "teacher-test")) if config.score_teacher else None
     )
-    export_dir = steps.export_student(student_dir, spec_path, metrics, str(work / "export"), teacher_dir, teacher_test)
+    export_dir = steps.export_student(
+        student_dir, spec_path, metrics, str(work / "export"), teacher_dir, teacher_test, synthesis
+    )
     return {
         "spec": spec_path,
         "teacher": teacher_dir,
         "labels": labels,
         "synthetic_kept": kept,
+        "synthesis": synthesis,
         "questions": questions,
         "student": student_dir,
         "export": export_dir,

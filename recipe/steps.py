@@ -102,8 +102,8 @@ def generate_samples(spec_path: str, generator_config: dict, out_dir: str) -> st
 def label_texts(teacher_dir: str, spec_path: str, sample_paths: list[str], out_dir: str) -> dict:
     """The teacher labels the unlabeled pool and the synthetic samples; probabilities as JSONL.
 
-    When the teacher has an embedding member, its vectors of those texts and of the gold (computed while
-    labeling, so nearly free) are saved too (``teacher-embeddings.json``/``.npy``): the student's
+    When the teacher has an embedding member, its vectors of those texts, the gold and dev (computed while
+    labeling and adapting, so nearly free) are saved too (``teacher-embeddings.json``/``.npy``): the student's
     embedding-alignment loss learns from them.
     """
     from teacher import load_labeler
@@ -116,7 +116,9 @@ def label_texts(teacher_dir: str, spec_path: str, sample_paths: list[str], out_d
         res = labeler.label(pool + [s["text"] for s in samples], progress=False)
         probs = res.probs.tolist()
         out = Path(out_dir)
-        emb_path = save_embeddings(labeler, pool + [s["text"] for s in samples] + [e.text for e in spec.gold], out)
+        # Gold and dev vectors too: :func:`decide_synthesis` tests the samples on dev with them.
+        emb_texts = pool + [s["text"] for s in samples] + [e.text for e in spec.gold + spec.dev]
+        emb_path = save_embeddings(labeler, emb_texts, out)
         pool_path = atomic_write_jsonl(out / "pool.jsonl", [{"text": t, "probs": p} for t, p in zip(pool, probs)])
         syn_path = atomic_write_jsonl(
             out / "synthetic.jsonl",
@@ -159,6 +161,73 @@ def filter_synthetic(spec_path: str, synthetic_path: str, generator_config: dict
         else []
     )
     return str(atomic_write_jsonl(Path(out_dir) / "synthetic-kept.jsonl", [r for r, k in zip(rows, keep) if k]))
+
+
+SYNTHESIS_FILE = "synthesis.json"
+
+
+SYNTHESIS_RULES = ("dev", "always")
+
+
+def decide_synthesis(spec_path: str, kept_path: str, embeddings: str | None, out_dir: str, rule: str = "dev") -> dict:
+    """Do the kept synthetic samples help? Decided on dev, so the student gets them only where they do.
+
+    The embedding member's head (:func:`teacher.embedding.samples_help`) is fitted on the gold alone and
+    on gold + the samples (each with the label it was written for), using the vectors the labeling step
+    saved; the samples are used when that head scores better on dev. Without dev, samples or vectors the
+    samples are used as before and the reason says why; ``rule="always"`` uses them without the test. Writes ``synthesis.json``; returns
+    ``{"use", "path", "kept", "reason", ...}`` where ``path`` is the samples file or None.
+    """
+    import numpy as np
+
+    spec = load_spec(spec_path)
+    rows = read_jsonl(kept_path)
+    with _step("synthesis", out_dir, {}) as info:
+        out: dict = {"kept": len(rows)}
+        vectors = None
+        if embeddings:
+            from student.data import TeacherEmbeddings
+
+            vectors = TeacherEmbeddings.load(embeddings)
+        index = vectors.index() if vectors is not None else {}
+        needed = [e.text for e in spec.gold + spec.dev] + [r["text"] for r in rows]
+        if not rows:
+            out.update(use=False, reason="no synthetic samples (generation off, or none passed the filters)")
+        elif rule == "always":
+            out.update(use=True, reason="synthetic_use='always': samples used without a dev test")
+        elif not spec.dev:
+            out.update(use=True, reason="no dev set to decide on: samples used")
+        elif vectors is None or any(t not in index for t in needed):
+            out.update(use=True, reason="no teacher embeddings of gold, dev and samples to decide with: samples used")
+        else:
+            from teacher.embedding import samples_help
+
+            def xy(texts, labels):
+                return vectors.vectors[[index[t] for t in texts]].astype(np.float64), np.array(
+                    [spec.label_index(lab) for lab in labels]
+                )
+
+            test = samples_help(
+                xy([e.text for e in spec.gold], [e.label for e in spec.gold]),
+                xy([r["text"] for r in rows], [r["label"] for r in rows]),
+                xy([e.text for e in spec.dev], [e.label for e in spec.dev]),
+                len(spec.labels),
+            )
+            a, b = test["gold_only"], test["with_samples"]
+            verdict = "used" if test["helps"] else "left out"
+            out.update(
+                use=test["helps"],
+                dev=test,
+                reason=(
+                    f"{verdict}: on {test['dev_n']} dev texts the embedding head scored {100 * b['accuracy']:.1f} % "
+                    f"(NLL {b['nll']:.3f}) with the {len(rows)} samples, {100 * a['accuracy']:.1f} % "
+                    f"(NLL {a['nll']:.3f}) without"
+                ),
+            )
+        out["path"] = kept_path if out["use"] else None
+        atomic_write_json(Path(out_dir) / SYNTHESIS_FILE, out)
+        info.update(use=out["use"], kept=len(rows))
+    return out
 
 
 def pick_questions(pool_path: str, k: int, exclude: list[str], out_dir: str) -> str:
@@ -273,11 +342,15 @@ def export_student(
     out_dir: str,
     teacher_dir: str | None = None,
     teacher_test: dict | None = None,
+    synthesis: dict | None = None,
 ) -> str:
     """``student.export_artifact``: HF folder (fp16) + one parity-checked ONNX file + card (naming the teacher), zipped.
 
     ``teacher_test``: :func:`score_teacher`'s figures, shown beside the student's on the card and the Models page.
+    ``synthesis``: :func:`decide_synthesis`'s verdict, kept in the metrics and said on the card.
     """
+    if synthesis:
+        metrics = {**metrics, "synthesis": {k: synthesis.get(k) for k in ("use", "kept", "reason")}}
     from student import StudentArtifact
     from student.export import export_artifact
 

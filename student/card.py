@@ -44,7 +44,7 @@ A small text classifier made by the few-shot model factory.
 ## Task
 - Task `{spec.name}`, language `{spec.language}`; labels: {labels}
 - Training data: {counts.get("gold", 0)} gold examples, {counts.get("soft", 0)} teacher-labeled (soft) examples; model selection on {counts.get("dev", 0)} dev examples.
-
+{_synthesis_line(metrics.get("synthesis"))}
 ## Model
 - {made}
 - Kind `{art.kind}`. Parameters: {art.params:,} (weights stored in fp16)
@@ -71,6 +71,13 @@ or `{onnx_file}` with onnxruntime (inputs `input_ids`, `attention_mask` from `mo
 ## Intended use and limits
 Classifying short texts like the task's examples into the labels above. It learned from a few gold examples and a teacher's labels, so it inherits the teacher's mistakes; check it on your own data before relying on it, and do not use it for decisions about people without human review.
 """
+
+
+def _synthesis_line(synthesis: dict | None) -> str:
+    """Whether the generator's samples were trained on, and why (the recipe's dev test)."""
+    if not synthesis:
+        return ""
+    return f"- Synthetic samples: {synthesis.get('kept', 0)} kept by the filters, {synthesis.get('reason', '')}.\n"
 
 
 def _flag_lines(flags: list | None) -> str:

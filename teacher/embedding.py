@@ -263,53 +263,96 @@ def _tune_body(encoder, spec: TaskSpec, cfg: EmbeddingTeacherConfig):
     return model.model_body
 
 
-def fit_head(teacher: EmbeddingTeacher, spec: TaskSpec) -> dict:
-    """Fit the linear head on ``spec.gold`` (C by dev accuracy, then NLL) and its temperature on ``spec.dev``."""
+def fit_linear_head(x: np.ndarray, y: np.ndarray, n_labels: int, c: float) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced logistic regression on (n, D) vectors: ``(coef (L, D), intercept (L,))`` over all ``n_labels``."""
     from sklearn.linear_model import LogisticRegression
 
+    clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    clf.fit(x, y)
+    coef, icpt = np.zeros((n_labels, x.shape[1])), np.zeros(n_labels)
+    cls = clf.classes_
+    if len(cls) == 2:  # sklearn keeps one row for two classes: logits (-z/2, z/2)
+        coef[cls[1]], coef[cls[0]] = clf.coef_[0] / 2, -clf.coef_[0] / 2
+        icpt[cls[1]], icpt[cls[0]] = clf.intercept_[0] / 2, -clf.intercept_[0] / 2
+    else:
+        coef[cls], icpt[cls] = clf.coef_, clf.intercept_
+    icpt[[k for k in range(n_labels) if k not in set(cls)]] = -1e3  # a label without examples is never predicted
+    return coef, icpt
+
+
+def choose_head(
+    x: np.ndarray, y: np.ndarray, xd: np.ndarray | None, yd: np.ndarray | None, n_labels: int, grid=C_GRID
+) -> dict:
+    """The head over ``grid`` with the best dev accuracy, then dev NLL; its temperature fitted on dev.
+
+    Returns ``C``, ``coef``, ``intercept``, ``calibration`` and, with a dev set, its calibrated dev
+    ``accuracy`` and ``nll``. Without dev the first C of the grid is used, uncalibrated.
+    """
+    best = None
+    for c in grid:
+        coef, icpt = fit_linear_head(x, y, n_labels, c)
+        if xd is None or not len(xd):
+            return {"C": c, "coef": coef, "intercept": icpt, "calibration": Calibration()}
+        z = xd @ coef.T + icpt
+        key = (-(z.argmax(1) == yd).mean(), nll(z, yd))
+        if best is None or key < best[0]:
+            best = (key, c, coef, icpt)
+    _, c, coef, icpt = best
+    raw = xd @ coef.T + icpt
+    calibration = fit_calibration(raw, yd, "temperature")
+    probs = calibration.apply(raw)
+    return {
+        "C": c,
+        "coef": coef,
+        "intercept": icpt,
+        "calibration": calibration,
+        "accuracy": float((probs.argmax(1) == yd).mean()),
+        "nll": nll(np.log(np.clip(probs, 1e-12, None)), yd),
+        "ece": expected_calibration_error(probs, yd),
+    }
+
+
+def fit_head(teacher: EmbeddingTeacher, spec: TaskSpec) -> dict:
+    """Fit the linear head on ``spec.gold`` (C by dev accuracy, then NLL) and its temperature on ``spec.dev``."""
     cfg = teacher.config
     index = {lid: i for i, lid in enumerate(spec.label_ids)}
     x = teacher.embed([e.text for e in spec.gold], progress=cfg.progress)
     y = np.array([index[e.label] for e in spec.gold])
     xd = teacher.embed([e.text for e in spec.dev], progress=cfg.progress) if spec.dev else None
     yd = np.array([index[e.label] for e in spec.dev]) if spec.dev else None
-    n_labels = len(spec.labels)
-
-    def fit(c: float):
-        clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-        clf.fit(x, y)
-        coef, icpt = np.zeros((n_labels, x.shape[1])), np.zeros(n_labels)
-        cls = clf.classes_
-        if len(cls) == 2:  # sklearn keeps one row for two classes: logits (-z/2, z/2)
-            coef[cls[1]], coef[cls[0]] = clf.coef_[0] / 2, -clf.coef_[0] / 2
-            icpt[cls[1]], icpt[cls[0]] = clf.intercept_[0] / 2, -clf.intercept_[0] / 2
-        else:
-            coef[cls], icpt[cls] = clf.coef_, clf.intercept_
-        icpt[[k for k in range(n_labels) if k not in set(cls)]] = -1e3  # a label without examples is never predicted
-        return coef, icpt
-
-    best = None
-    for c in [cfg.C] if cfg.C is not None else list(C_GRID):
-        coef, icpt = fit(c)
-        if xd is None:
-            best = (0, 0, c, coef, icpt)
-            break
-        z = xd @ coef.T + icpt
-        key = (-(z.argmax(1) == yd).mean(), nll(z, yd))
-        if best is None or key < best[:2]:
-            best = (*key, c, coef, icpt)
-    _, _, c, teacher.coef, teacher.intercept = best
-    out: dict = {"C": c, "gold": len(y)}
+    head = choose_head(x, y, xd, yd, len(spec.labels), [cfg.C] if cfg.C is not None else C_GRID)
+    teacher.coef, teacher.intercept = head["coef"], head["intercept"]
+    out: dict = {"C": head["C"], "gold": len(y)}
     if xd is not None:
-        raw = xd @ teacher.coef.T + teacher.intercept
-        teacher.calibration = fit_calibration(raw, yd, "temperature")
-        probs = teacher.calibration.apply(raw)
-        out["dev"] = {
-            "n": len(yd),
-            "accuracy": float((probs.argmax(1) == yd).mean()),
-            "ece": expected_calibration_error(probs, yd),
-        }
+        teacher.calibration = head["calibration"]
+        out["dev"] = {"n": len(yd), "accuracy": head["accuracy"], "ece": head["ece"]}
     return out
+
+
+def samples_help(
+    gold: tuple[np.ndarray, np.ndarray],
+    samples: tuple[np.ndarray, np.ndarray],
+    dev: tuple[np.ndarray, np.ndarray],
+    n_labels: int,
+) -> dict:
+    """Does adding labeled samples to the gold make the embedding head better on dev?
+
+    Each argument is ``(vectors (n, D), label indices (n,))``. The head is chosen and calibrated on dev
+    twice, on the gold alone and on gold + samples; the samples help when dev accuracy rises, or stays
+    and the calibrated dev NLL falls (the key :func:`choose_head` ranks heads by). Returns both sides'
+    ``accuracy``/``nll`` and ``helps``.
+    """
+    (x, y), (xs, ys), (xd, yd) = gold, samples, dev
+    without = choose_head(x, y, xd, yd, n_labels)
+    with_ = choose_head(np.concatenate([x, xs]), np.concatenate([y, ys]), xd, yd, n_labels)
+    helps = (with_["accuracy"], -with_["nll"]) > (without["accuracy"], -without["nll"])
+    keys = ("accuracy", "nll", "C")
+    return {
+        "helps": bool(helps),
+        "dev_n": int(len(yd)),
+        "gold_only": {k: without[k] for k in keys},
+        "with_samples": {k: with_[k] for k in keys},
+    }
 
 
 def adapt_embedding(

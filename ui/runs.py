@@ -23,6 +23,7 @@ STAGES = (
     "generate",
     "teacher-label",
     "filter-synthetic",
+    "decide-synthesis",
     "select-questions",
     "push-questions",
     "distill",

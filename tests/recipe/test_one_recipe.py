@@ -17,6 +17,7 @@ SHARED = (
     "generate_samples",
     "label_texts",
     "filter_synthetic",
+    "decide_synthesis",
     "pick_questions",
     "distill_student",
     "evaluate_student",
@@ -131,6 +132,9 @@ def test_resume_reuses_finished_slow_steps_only_for_the_same_task_and_config(tmp
     for name in ("filter_synthetic", "pick_questions", "distill_student", "export_student"):
         monkeypatch.setattr(recipe_run.steps, name, cheap(name, str(tmp_path / name)))
     monkeypatch.setattr(recipe_run.steps, "evaluate_student", cheap("evaluate_student", {"accuracy": 1.0}))
+    monkeypatch.setattr(
+        recipe_run.steps, "decide_synthesis", cheap("decide_synthesis", {"use": False, "path": None, "reason": ""})
+    )
     monkeypatch.setattr(recipe_run.steps, "score_teacher", cheap("score_teacher", {"accuracy": 1.0}))
     monkeypatch.setattr(recipe_run.steps, "report", lambda d: {})
     slow_steps = {"adapt_teacher", "generate_samples", "label_texts"}
