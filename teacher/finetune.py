@@ -1,5 +1,8 @@
 """Prompt-based fine-tuning (PET / LM-BFF style) with model selection on dev.
 
+Either the top layers are updated in full, or (``TeacherConfig.lora_rank``) LoRA
+adapters on their projections are trained and merged in at the end.
+
 The LM keeps its head: the loss is cross-entropy over the label scores that
 :class:`~teacher.scoring.VerbalizerScorer` computes from the verbalizer rows,
 so the few gold examples only have to nudge a model that already "speaks" the
@@ -42,6 +45,42 @@ def set_trainable(model, cfg: TeacherConfig) -> list[str]:
         for p in model.get_input_embeddings().parameters():
             p.requires_grad_(True)
     return [n for n, p in model.named_parameters() if p.requires_grad]
+
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def add_lora(model, cfg: TeacherConfig):
+    """Put rank-``cfg.lora_rank`` LoRA adapters on the projections of the top ``cfg.train_layers`` layers (``peft``).
+
+    The model object is changed in place (its projections become LoRA layers), so a scorer holding it
+    trains the adapters; only they require grad. Returns the ``peft`` wrapper for :func:`merge_lora`.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    n = len(base_model(model).layers)
+    top = list(range(n))[-cfg.train_layers :] if cfg.train_layers else list(range(n))
+    lcfg = LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=0.0,
+        target_modules=list(LORA_TARGETS),
+        layers_to_transform=top,
+        bias="none",
+    )
+    return get_peft_model(model, lcfg)
+
+
+def merge_lora(wrapped) -> list[str]:
+    """Fold the adapters into their projections and remove them; returns the changed weights' names."""
+    from peft.tuners.lora import LoraLayer
+
+    model = wrapped.base_model.model
+    changed = sorted(f"{name}.weight" for name, m in model.named_modules() if isinstance(m, LoraLayer))
+    wrapped.merge_and_unload()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return changed
 
 
 def _batched(
@@ -89,7 +128,13 @@ def finetune(
     from transformers import get_linear_schedule_with_warmup
 
     model = scorer.model
-    names = set(set_trainable(model, cfg))
+    if cfg.lora_rank:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        wrapped = add_lora(model, cfg)
+        names = {n for n, p in model.named_parameters() if p.requires_grad}
+    else:
+        wrapped, names = None, set(set_trainable(model, cfg))
     params = [p for n, p in model.named_parameters() if n in names]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = -(-len(train_rows) // cfg.batch_size)
@@ -180,10 +225,13 @@ def finetune(
                     p.copy_(best["state"][n])
     for p in model.parameters():
         p.requires_grad_(False)
+    trained = merge_lora(wrapped) if wrapped is not None else sorted(names)
     return {
         "history": history,
         "best_step": best["step"],
-        "trained": sorted(names),
+        "trained": trained,
+        "lora_rank": cfg.lora_rank,
+        "trainable_params": int(sum(p.numel() for p in params)),
         "seconds": time.perf_counter() - t0,
         "steps": total,
         "frozen_prefix_cache": split is not None,
