@@ -58,6 +58,10 @@ def _report(out: dict) -> None:
     q = out.get("questions") or {}
     typer.echo(f"questions queued in Label Studio: {q.get('pushed', 0)} new, {q.get('skipped', 0)} already there")
     typer.echo(f"downloadable artifact: {out['zip']}")
+    if (out.get("synthesis") or {}).get("reason"):
+        typer.echo(
+            f"synthetic samples: {out['synthesis'].get('kept', 0)} kept by the filters, {out['synthesis']['reason']}"
+        )
     secs = out.get("stage_seconds") or {}
     if secs:
         # Where the time went, stage by stage (teacher and generator run side by side in the production flow).
