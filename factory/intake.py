@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from factory.atomic import atomic_write_json, sha256_file
+from factory.atomic import sha256_file
 from factory.checks import check_spec, detect_language
 from factory.errors import TaskError
 from factory.labels import SST_LABELS, fewclue_labels, infer_labels, parse_label_list, read_labels_file
@@ -104,14 +104,21 @@ def _check_declared(labels: list[Label], splits: dict[str, list]) -> None:
                 )
 
 
-def build_spec(cfg: IntakeConfig) -> TaskSpec:
-    """Read and validate every file of ``cfg``; returns a checked :class:`TaskSpec`, writes nothing."""
+def build_spec(cfg: IntakeConfig, notes: list[dict] | None = None) -> TaskSpec:
+    """Read and validate every file of ``cfg``; returns a checked :class:`TaskSpec`, writes nothing.
+
+    What was normalised on the way (labels with surrounding spaces) is appended to ``notes`` as warnings
+    in the :mod:`factory.datacheck` shape, each with its fix.
+    """
     cfg.validate()
     fields = cfg.fields()
     splits = {}
+    stripped: dict[str, str] = {}
     for opt, split in INPUT_SPLITS.items():
         path = getattr(cfg, opt)
-        splits[split] = read_examples(path, cfg.fmt, fields, labeled=split != "unlabeled") if path else []
+        splits[split] = read_examples(path, cfg.fmt, fields, split != "unlabeled", stripped) if path else []
+    if notes is not None and stripped:
+        notes.append(_stripped_labels_warning(stripped))
     declared = _declared_labels(cfg)
     if declared is not None:
         _check_declared(declared, splits)
@@ -136,6 +143,17 @@ def build_spec(cfg: IntakeConfig) -> TaskSpec:
     return check_spec(spec, across=False)
 
 
+def _stripped_labels_warning(stripped: dict[str, str]) -> dict:
+    shown = ", ".join(f"label {raw!r} was stripped to {clean!r}" for raw, clean in list(stripped.items())[:5])
+    more = f" (and {len(stripped) - 5} more)" if len(stripped) > 5 else ""
+    return {
+        "check": "label-whitespace",
+        "message": shown + more,
+        "fix": "remove the spaces around those labels in the file: labels differing only by them are one label",
+        "labels": stripped,
+    }
+
+
 def intake(cfg: IntakeConfig, workspace: Workspace | str | os.PathLike | None = None) -> TaskSpec:
     """Build the spec from ``cfg`` and store it in ``workspace``; on any error nothing is written."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
@@ -156,8 +174,9 @@ def intake(cfg: IntakeConfig, workspace: Workspace | str | os.PathLike | None = 
             "use warn (default), drop or refuse",
             where="--conflicts",
         )
-    spec, conflict_notes = resolve_conflicts(build_spec(cfg), cfg.conflicts)
-    cfg.warnings = conflict_notes + data_warnings(spec)
+    notes: list[dict] = []
+    spec, conflict_notes = resolve_conflicts(build_spec(cfg, notes), cfg.conflicts)
+    cfg.warnings = notes + conflict_notes + data_warnings(spec)
     cfg.sources = {
         opt: {
             "path": str(Path(getattr(cfg, opt)).resolve()),
@@ -166,11 +185,8 @@ def intake(cfg: IntakeConfig, workspace: Workspace | str | os.PathLike | None = 
         for opt in (*INPUT_SPLITS, "labels_file")
         if getattr(cfg, opt)
     }
-    target = ws.save_task(spec, overwrite=cfg.overwrite)
-    atomic_write_json(
-        target / "intake.json",
-        {**asdict(cfg), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "counts": spec.counts()},
-    )
+    record = {**asdict(cfg), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "counts": spec.counts()}
+    ws.save_task(spec, overwrite=cfg.overwrite, intake=record)
     return spec
 
 

@@ -47,7 +47,12 @@ class Fields:
 FEWCLUE_FIELDS = Fields(text="sentence", label="label", id="id", alt_text=("content",))
 
 
-def _label_value(value, where: str) -> str:
+def _label_value(value, where: str, stripped: dict[str, str] | None = None) -> str:
+    """The label of a row as a string id, refused when missing, too long or of the wrong type.
+
+    Surrounding spaces are removed (``" pos"`` and ``"pos"`` are one label); each changed label is
+    recorded in ``stripped`` (raw -> stripped) so intake can say so instead of merging them silently.
+    """
     if value is None or (isinstance(value, str) and not value.strip()):
         raise TaskError(
             "a label on every row of a labeled file",
@@ -73,11 +78,16 @@ def _label_value(value, where: str) -> str:
         raise TaskError(
             "a label of at most 200 characters", f"{len(value)} characters", "use a short label id or name", where=where
         )
-    return str(value).strip()
+    label = str(value).strip()
+    if stripped is not None and isinstance(value, str) and value != label:
+        stripped.setdefault(value, label)
+    return label
 
 
-def read_jsonl(path: str | os.PathLike, fields: Fields = Fields(), labeled: bool = True) -> list[Example]:
-    """Read JSON lines; blank lines are skipped, ids default to the line number."""
+def read_jsonl(
+    path: str | os.PathLike, fields: Fields = Fields(), labeled: bool = True, stripped: dict[str, str] | None = None
+) -> list[Example]:
+    """Read JSON lines; blank lines are skipped, ids default to the line number (``stripped``: see _label_value)."""
     p = Path(path)
     out: list[Example] = []
     first_type: tuple[type, int] | None = None
@@ -121,7 +131,7 @@ def read_jsonl(path: str | os.PathLike, fields: Fields = Fields(), labeled: bool
         label = None
         if labeled:
             raw = row.get(fields.label)
-            label = _label_value(raw, where)
+            label = _label_value(raw, where, stripped)
             # 1 and "1" would become the same label id: refuse to guess which was meant.
             if first_type is None:
                 first_type = (type(raw), n)
@@ -138,7 +148,9 @@ def read_jsonl(path: str | os.PathLike, fields: Fields = Fields(), labeled: bool
     return out
 
 
-def read_csv(path: str | os.PathLike, fields: Fields = Fields(), labeled: bool = True) -> list[Example]:
+def read_csv(
+    path: str | os.PathLike, fields: Fields = Fields(), labeled: bool = True, stripped: dict[str, str] | None = None
+) -> list[Example]:
     """Read a CSV (or ``.tsv``) file with a header row. Cells are kept verbatim, formulas included."""
     p = Path(path)
     text = read_user_text(p)
@@ -185,7 +197,7 @@ def read_csv(path: str | os.PathLike, fields: Fields = Fields(), labeled: bool =
                     "quote cells that contain the delimiter, or fix the row",
                     where=where,
                 )
-            label = _label_value(row[li], where) if labeled else None
+            label = _label_value(row[li], where, stripped) if labeled else None
             out.append(
                 Example(
                     text=clean_text(row[ti], where),
@@ -232,7 +244,9 @@ def read_sst_file(path: str | os.PathLike, labeled: bool = True) -> list[Example
     return out
 
 
-def read_banking_split(path: str | os.PathLike, labeled: bool = True) -> list[Example]:
+def read_banking_split(
+    path: str | os.PathLike, labeled: bool = True, stripped: dict[str, str] | None = None
+) -> list[Example]:
     """Read a BANKING77 split: a folder (or its ``seq.in``) with a parallel ``label`` file."""
     p = textfile.check_exists(path)
     d = p if p.is_dir() else p.parent
@@ -248,25 +262,29 @@ def read_banking_split(path: str | os.PathLike, labeled: bool = True) -> list[Ex
             where=str(d),
         )
     return [
-        Example(text=clean_text(t, f"seq.in line {n}"), label=_label_value(lab, f"label line {n}"), id=str(n))
+        Example(text=clean_text(t, f"seq.in line {n}"), label=_label_value(lab, f"label line {n}", stripped), id=str(n))
         for n, (t, lab) in enumerate(zip(texts, labels), 1)
     ]
 
 
 def read_examples(
-    path: str | os.PathLike, fmt: str, fields: Fields | None = None, labeled: bool = True
+    path: str | os.PathLike,
+    fmt: str,
+    fields: Fields | None = None,
+    labeled: bool = True,
+    stripped: dict[str, str] | None = None,
 ) -> list[Example]:
-    """Read ``path`` in format ``fmt`` (one of :data:`FORMATS`)."""
+    """Read ``path`` in format ``fmt`` (one of :data:`FORMATS`); labels whose spaces were removed go to ``stripped``."""
     if fmt == "csv":
-        return read_csv(path, fields or Fields(), labeled)
+        return read_csv(path, fields or Fields(), labeled, stripped)
     if fmt == "jsonl":
-        return read_jsonl(path, fields or Fields(), labeled)
+        return read_jsonl(path, fields or Fields(), labeled, stripped)
     if fmt == "fewclue":
-        return read_jsonl(path, fields or FEWCLUE_FIELDS, labeled)
+        return read_jsonl(path, fields or FEWCLUE_FIELDS, labeled, stripped)
     if fmt == "sst":
         return read_sst_file(path, labeled)
     if fmt == "banking":
-        return read_banking_split(path, labeled)
+        return read_banking_split(path, labeled, stripped)
     raise TaskError(
         f"a format in {list(FORMATS)}", repr(fmt), "pass --format csv, jsonl, fewclue, sst or banking", where="--format"
     )

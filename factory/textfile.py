@@ -1,4 +1,4 @@
-"""Safe reading of user text files: size limit, strict UTF-8, BOM, line splitting.
+"""Safe reading of user text files: size limit, strict UTF-8 (BOM-less UTF-16 named), BOM, line endings, splitting.
 
 Every reader in :mod:`factory.readers` goes through :func:`read_user_text`, so
 the same limits and the same error messages apply to every format. The limits
@@ -8,9 +8,9 @@ are read at call time.
 
 from __future__ import annotations
 
-import unicodedata
-
 import os
+import re
+import unicodedata
 from pathlib import Path
 
 from factory.errors import TaskError
@@ -45,7 +45,8 @@ def read_user_text(path: str | os.PathLike) -> str:
     """Read a user file as UTF-8 text, enforcing :data:`MAX_FILE_BYTES`.
 
     A UTF-8 byte-order mark is stripped (Excel writes one). Invalid bytes raise
-    a :class:`TaskError` naming the byte offset and line. Empty files raise too.
+    a :class:`TaskError` naming the byte offset and line; so do UTF-16 files (with or
+    without a byte-order mark), CR-only line endings, stray CRs and empty files.
     """
     p = check_exists(path)
     if not p.is_file():
@@ -79,6 +80,14 @@ def read_user_text(path: str | os.PathLike) -> str:
             "re-save the file as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`)",
             where=p.name,
         )
+    utf16 = _utf16_without_bom(raw)
+    if utf16:
+        raise TaskError(
+            "UTF-8 text",
+            f"what looks like UTF-16 without a byte-order mark ({utf16}: a NUL byte at every other position)",
+            f"save the file as UTF-8 (e.g. `iconv -f {utf16} -t UTF-8 in > out`)",
+            where=p.name,
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -99,7 +108,58 @@ def read_user_text(path: str | os.PathLike) -> str:
             "check that you picked the right file and that it was saved",
             where=p.name,
         )
+    _check_line_endings(text, p.name)
     return text
+
+
+def _utf16_without_bom(raw: bytes, sample: int = 4096) -> str | None:
+    """``"UTF-16LE"``/``"UTF-16BE"`` when ``raw`` looks like BOM-less UTF-16, else None.
+
+    UTF-8 text has no NUL bytes, while UTF-16 puts one beside every ASCII character (digits, commas,
+    newlines, Latin letters): NULs on one parity only, and the bytes decode as UTF-16, give it away.
+    """
+    head = raw[:sample]
+    head = head[: len(head) - len(head) % 2]
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    half = len(head) // 2
+    for nuls, other, codec in ((odd, even, "UTF-16LE"), (even, odd, "UTF-16BE")):
+        if nuls >= max(2, half // 10) and other <= nuls // 10:
+            try:
+                head.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            return codec
+    return None
+
+
+def _check_line_endings(text: str, name: str) -> None:
+    """Refuse CR-only line endings and carriage returns alone inside a line: readers split on LF only.
+
+    A CR-only file would read as one long line (one text, or malformed JSON), and a stray CR would end up
+    inside a text, so both are named here with the fix instead of giving a confusing error later.
+    """
+    if "\r" not in text:
+        return
+    lone = text.replace("\r\n", "").count("\r")
+    if not lone:
+        return  # CRLF (Windows) line endings: split_lines drops the CR
+    if "\n" not in text:
+        raise TaskError(
+            "lines ending in LF or CRLF",
+            f"the file uses CR line endings (old Mac): {lone} CR and no LF",
+            "convert to LF or CRLF (e.g. `tr '\\r' '\\n' < in > out`; Excel: save as 'CSV UTF-8')",
+            where=name,
+        )
+    at = re.search(r"\r(?!\n)", text).start()
+    line = text.count("\n", 0, at) + 1
+    raise TaskError(
+        "lines ending in LF or CRLF",
+        f"a stray carriage return (CR, \\r) inside line {line}" + (f" and {lone - 1} more" if lone > 1 else ""),
+        "remove the stray CR characters (e.g. `tr -d '\\r' < in > out`)",
+        where=f"{name} line {line}",
+    )
 
 
 def split_lines(text: str) -> list[str]:

@@ -47,15 +47,26 @@ def default_root() -> Path:
     return Path(user_data_dir("model-factory", appauthor=False))
 
 
+def _is_non_folder(path: Path) -> bool:
+    try:
+        return path.exists() and not path.is_dir()
+    except OSError:  # unreadable: the first write says so with its own error
+        return False
+
+
 class Workspace:
     """Files of every task under one root directory."""
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root).expanduser() if root else default_root()
-        if self.root.exists() and not self.root.is_dir():
+        # The folder is created on first write: a file at the root or at any folder above it would make
+        # that a raw NotADirectoryError, so it is refused here with the path that is in the way.
+        blocker = next((p for p in (self.root, *self.root.parents) if _is_non_folder(p)), None)
+        if blocker is not None:
+            found = f"{blocker} is a file" + ("" if blocker == self.root else f", so {self.root} cannot be created")
             raise TaskError(
                 "a workspace folder",
-                f"{self.root} is a file",
+                found,
                 "pass --workspace a folder (it is created if missing)",
                 where="workspace",
             )
@@ -73,18 +84,22 @@ class Workspace:
     def has_task(self, name: str) -> bool:
         return (self.task_dir(name) / "task.json").is_file()
 
-    def save_task(self, spec: TaskSpec, *, overwrite: bool = False) -> Path:
-        """Validate and store a task; on any error nothing is written."""
+    def save_task(self, spec: TaskSpec, *, overwrite: bool = False, intake: dict | None = None) -> Path:
+        """Validate and store a task; on any error nothing is written.
+
+        ``intake`` (how the task was read: sources, options, warnings) is stored as ``intake.json`` under
+        the same lock as the data, so two creators of one name never leave one's data with the other's record.
+        """
         validate_task(spec)
         target = self.task_dir(spec.name)
         with self._task_lock(spec.name):
-            return self._save_task_locked(spec, target, overwrite)
+            return self._save_task_locked(spec, target, overwrite, intake)
 
     def _task_lock(self, name: str):
         """An exclusive lock per task name: two creators of one name run one after the other, never both."""
         return exclusive(self.root / "tasks" / f".{name}.lock")
 
-    def _save_task_locked(self, spec: TaskSpec, target: Path, overwrite: bool) -> Path:
+    def _save_task_locked(self, spec: TaskSpec, target: Path, overwrite: bool, intake: dict | None = None) -> Path:
         if (target / "task.json").exists() and not overwrite:
             raise TaskError(
                 "a new task name",
@@ -104,6 +119,9 @@ class Workspace:
             for split in SPLITS:
                 atomic_write_jsonl(tmp / f"{split}.jsonl", d[split])
             write_manifest(tmp, {"task": spec.name, "counts": spec.counts()})
+        if intake is not None:
+            atomic_write_json(target / "intake.json", intake)
+        # task.json last: a task exists (has_task) only once its data and intake record are in place.
         atomic_write_json(target / "task.json", meta)
         return target
 
@@ -134,17 +152,25 @@ class Workspace:
         if not isinstance(meta, dict):
             raise TaskError("a JSON object in task.json", type(meta).__name__, fix, where=str(meta_path))
         data = tdir / "data"
-        if (data / "MANIFEST.json").is_file():
-            try:
-                bad = verify_manifest(data)
-            except (ValueError, KeyError, TypeError, AttributeError) as e:
-                raise TaskError(
-                    "a readable data MANIFEST.json", f"{type(e).__name__}: {e}", fix, where=str(data / "MANIFEST.json")
-                ) from None
-            if bad:
-                raise TaskError(
-                    "data files matching their manifest", f"changed or missing: {', '.join(bad)}", fix, where=str(data)
-                )
+        # save_task always writes the manifest, so a missing one means damage: without it an edited
+        # label or a truncated split would load as if it were the data the task was made from.
+        if not (data / "MANIFEST.json").is_file():
+            raise TaskError(
+                "the task's data manifest (sha256 of each data file)",
+                "no such file" if data.is_dir() else "no data folder",
+                fix,
+                where=str(data / "MANIFEST.json"),
+            )
+        try:
+            bad = verify_manifest(data)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise TaskError(
+                "a readable data MANIFEST.json", f"{type(e).__name__}: {e}", fix, where=str(data / "MANIFEST.json")
+            ) from None
+        if bad:
+            raise TaskError(
+                "data files matching their manifest", f"changed or missing: {', '.join(bad)}", fix, where=str(data)
+            )
         for split in SPLITS:
             p = data / f"{split}.jsonl"
             try:
@@ -180,7 +206,22 @@ class Workspace:
         return out
 
     def task_meta(self, name: str) -> dict:
-        return json.loads((self.task_dir(name) / "task.json").read_text(encoding="utf-8"))
+        """The task's ``task.json`` as a dict (no data check; :meth:`load_task` checks everything).
+
+        A missing, unreadable or non-object file is a :class:`TaskError` naming it, so callers that loop
+        over tasks can skip a broken one instead of crashing.
+        """
+        path = self.task_dir(name) / "task.json"
+        fix = f"recreate it: `factory task create {name} ... --overwrite`"
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise TaskError(
+                "a readable task.json (UTF-8 JSON)", f"{type(e).__name__}: {str(e)[:120]}", fix, where=str(path)
+            ) from None
+        if not isinstance(meta, dict):
+            raise TaskError("a JSON object in task.json", type(meta).__name__, fix, where=str(path))
+        return meta
 
     # -- runs and artifacts -------------------------------------------------
     def new_run_dir(self, name: str, stage: str) -> Path:

@@ -228,7 +228,17 @@ def list_queue(task: str, ws: Workspace | None = None) -> list[dict]:
 def submit_answer(task: str, ls_task_id: int, label: str, ws: Workspace | None = None) -> int:
     """Record a human answer (a label id of the task) on a queued question."""
     ws = ws or Workspace()
-    spec_labels = [str(lab["id"]) for lab in ws.task_meta(task)["labels"]]
+    # A damaged task.json cannot say which labels are valid: refuse clearly rather than drop the answer.
+    meta = ws.task_meta(task)
+    try:
+        spec_labels = [str(lab["id"]) for lab in meta["labels"]]
+    except (KeyError, TypeError) as e:
+        raise TaskError(
+            "a task.json listing the task's labels",
+            f"{type(e).__name__}: {e}",
+            f"recreate it: `factory task create {task} ... --overwrite`",
+            where=str(ws.task_dir(task) / "task.json"),
+        ) from None
     if label not in spec_labels:
         raise TaskError(
             f"a label id in {spec_labels}", repr(label), "answer with one of the task's label ids", where="answer"

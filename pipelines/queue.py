@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 from factory.atomic import atomic_write_json, atomic_write_jsonl, read_jsonl
+from factory.errors import TaskError
 from factory.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 ANSWERS = "answers.jsonl"
 PUSHED = "pushed.jsonl"
@@ -76,13 +80,27 @@ def water_level(task: str, ws: Workspace | None = None) -> dict:
 
     Returns ``{answers, consumed, new, level, reached, announced}``: ``new`` answers
     arrived since the last iteration consumed them; ``reached`` when ``new >= level``;
-    ``announced`` when the event for the current answer count was already emitted.
+    ``announced`` when the event for the current answer count was already emitted. A task whose
+    ``task.json`` is damaged is logged and reported with ``reached`` false and the reason under
+    ``skipped``, so a sync over many tasks goes on with the others and never triggers an iteration on it.
     """
     ws = ws or Workspace()
-    level = int(ws.task_meta(task).get("water_level", 20))
     answers = len(read_answers(ws, task))
     state = read_state(ws, task)
     new = max(0, answers - int(state["consumed"]))
+    try:
+        level = int(ws.task_meta(task).get("water_level", 20))
+    except (TaskError, TypeError, ValueError) as e:
+        log.warning("water level of task %r skipped: %s", task, e)
+        return {
+            "answers": answers,
+            "consumed": int(state["consumed"]),
+            "new": new,
+            "level": None,
+            "reached": False,
+            "announced": False,
+            "skipped": str(e),
+        }
     emitted = state.get("emitted_at")
     return {
         "answers": answers,

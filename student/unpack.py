@@ -10,7 +10,8 @@ renamed into the cache as ``<sha256 of the zip>[:16]``. Several processes may
 open the same zip at once: whichever renames first wins and the others use
 its folder. Any failure removes the temporary folder and raises a
 :class:`factory.errors.TaskError` naming the problem. The cache keeps the
-``CACHE_KEEP`` most recently opened students.
+``CACHE_KEEP`` most recently opened students; a verified folder that still
+fails to load is taken out again with :func:`discard`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -66,23 +68,56 @@ def check_entries(zip_path: Path, zf: zipfile.ZipFile) -> None:
         raise _refuse(zip_path, f"{total:,} bytes uncompressed (at most {MAX_BYTES:,})")
 
 
-def verify_folder(root: Path, where: str) -> None:
-    """Every file listed in ``MANIFEST.json`` is there with its sha256, and nothing else is."""
+def _manifest_files(root: Path, where: str) -> dict[str, str]:
+    """The manifest's ``{relative path: sha256}``, refused unless it has the shape export_artifact writes."""
+    fix = "re-export the artifact with student.export_artifact"
     try:
         manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-        files = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError) as e:
         raise TaskError(
-            f"a readable {MANIFEST} listing the artifact's files",
-            f"{type(e).__name__}: {e}",
-            "re-export the artifact",
-            where=where,
+            f"a readable {MANIFEST} (UTF-8 JSON)", f"{type(e).__name__}: {str(e)[:120]}", fix, where=where
         ) from None
-    changed = sorted(
-        rel
-        for rel, info in files.items()
-        if not (root / rel).is_file() or sha256_file(root / rel) != info.get("sha256")
-    )
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        found = (
+            f"'files' is a JSON {_json_kind(files)}" if isinstance(manifest, dict) else f"a JSON {_json_kind(manifest)}"
+        )
+        raise TaskError(f"a {MANIFEST} object whose 'files' maps each path to its sha256", found, fix, where=where)
+    out = {}
+    inside = root.resolve()
+    for rel, info in files.items():
+        sha = info.get("sha256") if isinstance(info, dict) else None
+        if not isinstance(sha, str):
+            raise TaskError(
+                f"a {MANIFEST} entry {{'sha256': ...}} for every file", f"{rel!r}: {str(info)[:80]}", fix, where=where
+            )
+        parts = Path(rel).parts
+        # The manifest names files to hash: a path leaving the artifact would read (and reveal) files elsewhere.
+        if (
+            not rel
+            or rel.startswith(("/", "\\"))
+            or "\\" in rel
+            or ".." in parts
+            or (parts and ":" in parts[0])
+            or not (root / rel).resolve().is_relative_to(inside)
+        ):
+            raise TaskError(f"{MANIFEST} paths inside the artifact", f"the path {rel!r}", fix, where=where)
+        out[rel] = sha
+    return out
+
+
+def _json_kind(value: object) -> str:
+    return {dict: "object", list: "list", str: "string", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def verify_folder(root: Path, where: str) -> None:
+    """Every file listed in ``MANIFEST.json`` is there with its sha256, and nothing else is.
+
+    The manifest itself must be a JSON object whose ``files`` maps relative paths inside ``root`` to
+    ``{"sha256": ...}``; anything else is a :class:`TaskError` naming what was found.
+    """
+    files = _manifest_files(root, where)
+    changed = sorted(rel for rel, sha in files.items() if not (root / rel).is_file() or sha256_file(root / rel) != sha)
     listed = set(files) | {MANIFEST}
     # Hidden files (an OS's folder metadata) are neither written into manifests nor loaded.
     extra = sorted(
@@ -107,17 +142,47 @@ def verify_folder(root: Path, where: str) -> None:
         )
 
 
+def _mtime(path: Path) -> float | None:
+    """``path``'s modification time, or None when another process removed it since it was listed."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
 def _prune(cache: Path, keep: Path) -> None:
-    """Drop all but the ``CACHE_KEEP`` most recently opened students (and stale temporary folders)."""
-    now_dirs = [d for d in cache.iterdir() if d.is_dir() and not d.name.startswith(".")]
-    for d in sorted(now_dirs, key=lambda d: d.stat().st_mtime, reverse=True)[CACHE_KEEP:]:
+    """Drop all but the ``CACHE_KEEP`` most recently opened students (and stale temporary folders).
+
+    Other processes prune the same cache at the same time, so a folder listed here may be gone a moment
+    later: such a folder is simply skipped.
+    """
+    dated = []
+    for d in cache.iterdir():
+        t = _mtime(d) if d.is_dir() and not d.name.startswith(".") else None
+        if t is not None:
+            dated.append((t, d))
+    for _, d in sorted(dated, key=lambda x: x[0], reverse=True)[CACHE_KEEP:]:
         if d != keep:
             shutil.rmtree(d, ignore_errors=True)
-    import time
-
+    now = time.time()
     for d in cache.glob(".unpack.*"):
-        if time.time() - d.stat().st_mtime > 3600:  # a crashed unpack's leftovers
+        t = _mtime(d)
+        if t is not None and now - t > 3600:  # a crashed unpack's leftovers
             shutil.rmtree(d, ignore_errors=True)
+
+
+def discard(folder: Path) -> None:
+    """Remove an unpacked student from the cache (one whose files load wrongly), all at once for other readers.
+
+    It is first renamed to a ``.unpack.*`` name, so another process sees either the whole folder or none
+    of it, never a half-deleted one that still has its manifest.
+    """
+    dead = folder.with_name(f".unpack.discard.{os.getpid()}.{folder.name}")
+    try:
+        os.replace(folder, dead)
+    except OSError:
+        return  # already removed (by another process that found it broken too)
+    shutil.rmtree(dead, ignore_errors=True)
 
 
 def unpack(zip_path: str | Path) -> Path:
@@ -127,8 +192,11 @@ def unpack(zip_path: str | Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / sha256_file(zip_path)[:16]
     if (target / MANIFEST).is_file():
-        os.utime(target)
-        return target
+        try:
+            os.utime(target)
+            return target
+        except FileNotFoundError:
+            pass  # another process pruned or discarded it a moment ago: extract it again
     tmp = Path(tempfile.mkdtemp(prefix=".unpack.", dir=cache))
     try:
         try:
@@ -142,9 +210,14 @@ def unpack(zip_path: str | Path) -> Path:
         verify_folder(root, str(zip_path))
         try:
             os.replace(root, target)
-        except OSError:
+        except OSError as e:
             if not (target / MANIFEST).is_file():  # not a concurrent winner: a real failure
-                raise
+                raise TaskError(
+                    f"a writable student cache at {cache}",
+                    f"{type(e).__name__}: {e}",
+                    f"free disk space or remove {target}",
+                    where=str(zip_path),
+                ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _prune(cache, target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from typer.testing import CliRunner
@@ -17,11 +18,22 @@ def _make(ws: Workspace) -> None:
     gold = [Example(f"good {i}", "a", f"a{i}") for i in range(4)] + [
         Example(f"bad {i}", "b", f"b{i}") for i in range(4)
     ]
-    ws.save_task(TaskSpec("t", "en", [Label("a", "A"), Label("b", "B")], gold))
+    dev = [Example("fine", "a", "d1"), Example("poor", "b", "d2")]
+    ws.save_task(TaskSpec("t", "en", [Label("a", "A"), Label("b", "B")], gold, dev=dev))
 
 
 def _task_json(ws):
     return ws.task_dir("t") / "task.json"
+
+
+def _data(ws, name):
+    return ws.task_dir("t") / "data" / name
+
+
+def _relabel_dev(ws):
+    rows = _data(ws, "dev.jsonl").read_text()
+    assert '"label": "a"' in rows  # the damage must change something
+    _data(ws, "dev.jsonl").write_text(rows.replace('"label": "a"', '"label": "b"', 1))
 
 
 CORRUPTIONS = {
@@ -43,6 +55,13 @@ CORRUPTIONS = {
         ),
         "changed or missing",
     ),
+    "deleted-data-manifest": (lambda ws: _data(ws, "MANIFEST.json").unlink(), "the task's data manifest"),
+    "data-manifest-files-a-list": (
+        lambda ws: _data(ws, "MANIFEST.json").write_text(json.dumps({"files": ["gold.jsonl"]})),
+        "a readable data MANIFEST.json",
+    ),
+    "deleted-data-folder": (lambda ws: shutil.rmtree(ws.task_dir("t") / "data"), "no data folder"),
+    "edited-dev-label": (_relabel_dev, "changed or missing: dev.jsonl"),
     "label-removed": (
         lambda ws: _task_json(ws).write_text(
             json.dumps({**json.loads(_task_json(ws).read_text()), "labels": [{"id": "a", "name": "A"}]})
@@ -70,3 +89,10 @@ def test_corrupt_task_is_a_clear_error_in_python_and_in_the_cli(tmp_path, case):
     )
     listed = json.loads(CliRunner().invoke(app, ["task", "list", "--workspace", str(tmp_path), "--json"]).stdout)
     assert listed["tasks"] == ["t"] and "t" in listed["broken"]
+
+
+def test_a_task_made_by_save_task_has_a_data_manifest_and_loads(tmp_path):
+    ws = Workspace(tmp_path)
+    _make(ws)
+    assert _data(ws, "MANIFEST.json").is_file()
+    assert len(ws.load_task("t").dev) == 2 and ws.broken_tasks() == {}

@@ -200,6 +200,59 @@ CASES = [
         "at most 200 characters",
     ),
     ("unknown-conflicts-mode", {"t.csv": GOOD_CSV}, ["--conflicts", "ignore"], "--conflicts one of"),
+    (
+        "utf16-le-without-bom",
+        {"t.csv": "text,label\nx,a\ny,b\n".encode("utf-16-le")},
+        [],
+        "looks like UTF-16 without a byte-order mark (UTF-16LE",
+    ),
+    ("utf16-be-without-bom", {"t.csv": "text,label\nx,a\ny,b\n".encode("utf-16-be")}, [], "(UTF-16BE"),
+    (
+        "utf16-without-bom-chinese-text",
+        {"t.csv": "text,label\n好评,正面\n差评,负面\n".encode("utf-16-le")},
+        [],
+        "save the file as UTF-8",
+    ),
+    (
+        "utf16-without-bom-jsonl",
+        {"t.jsonl": jl(*TWO_CLASS).encode("utf-16-le")},
+        [],
+        "looks like UTF-16 without a byte-order mark",
+    ),
+    ("cr-only-line-endings-csv", {"t.csv": "text,label\rx,a\ry,b\r"}, [], "the file uses CR line endings (old Mac)"),
+    (
+        "cr-only-line-endings-jsonl",
+        {"t.jsonl": jl(*TWO_CLASS).replace("\n", "\r")},
+        [],
+        "convert to LF or CRLF",
+    ),
+    (
+        "stray-cr-inside-a-line",
+        {"t.csv": "text,label\nx,a\ny\r,b\n"},
+        [],
+        "stray carriage return (CR, \\r) inside line 3",
+    ),
+    ("stray-cr-in-a-crlf-file", {"t.csv": "text,label\r\nx,a\r\ny\rz,b\r\n"}, [], "t.csv line 3"),
+    (
+        "stray-cr-in-dev-file",
+        {"t.csv": GOOD_CSV, "d.csv": "text,label\ngood\rstuff,pos\n"},
+        ["--dev", "{d.csv}"],
+        "d.csv line 2",
+    ),
+    (
+        "cr-only-labels-file",
+        {"t.csv": GOOD_CSV, "l.txt": "pos\rneg\r"},
+        ["--labels-file", "{l.txt}"],
+        "CR line endings",
+    ),
+    ("boolean-label", {"t.jsonl": jl({"text": "x", "label": True}, {"text": "y", "label": "b"})}, [], "(bool)"),
+    (
+        "empty-labels-file",
+        {"t.csv": GOOD_CSV, "l.txt": ""},
+        ["--labels-file", "{l.txt}"],
+        "l.txt: expected a file with at least one row",
+    ),
+    ("missing-dev-file", {"t.csv": GOOD_CSV}, ["--dev", "{nope.csv}"], "an existing --dev file"),
 ]
 
 
@@ -225,7 +278,9 @@ def test_bad_input_exits_nonzero_with_message_and_workspace_unchanged(seeded, tm
     assert not seeded.has_task("newtask")
 
 
-@pytest.mark.parametrize("bad_name", ["../x", "a/b", "..", ".hidden", "has space", "x" * 65, "-flag"])
+@pytest.mark.parametrize(
+    "bad_name", ["../x", "a/b", "..", ".hidden", "has space", "x" * 65, "-flag", "newtask\n", "new\ttask", ""]
+)
 def test_path_like_task_names_are_refused(seeded, tmp_path, bad_name):
     before = snapshot(seeded.root)
     good = w(tmp_path, "good.csv", GOOD_CSV)
@@ -282,12 +337,115 @@ def test_json_mode_reports_error_fields(seeded, tmp_path):
     assert "malformed JSON" in err["found"] and err["fix"]
 
 
-def test_a_file_given_as_the_workspace_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("below", ["", "sub", "sub/deeper"])
+def test_a_file_given_as_the_workspace_or_above_it_is_a_clear_error(tmp_path, below):
     from factory.cli import app as cli
 
     (tmp_path / "ws").write_text("not a folder")
+    root = tmp_path / "ws" / below if below else tmp_path / "ws"
     good = w(tmp_path, "good.csv", GOOD_CSV)
+    before = snapshot(tmp_path)
     for args in (["task", "create", "t", "--train", good], ["task", "list"], ["task", "show", "t"]):
-        res = runner.invoke(cli, [*args, "--workspace", str(tmp_path / "ws"), "--json"])
-        assert res.exit_code == 1 and "is a file" in json.loads(res.stdout)["error"]["found"]
-    assert (tmp_path / "ws").read_text() == "not a folder"
+        res = runner.invoke(cli, [*args, "--workspace", str(root), "--json"])
+        assert res.exit_code == 1, res.output
+        err = json.loads(res.stdout)["error"]  # --json output stays JSON
+        assert f"{tmp_path / 'ws'} is a file" in err["found"] and err["fix"]
+        plain = runner.invoke(cli, [*args, "--workspace", str(root)])
+        assert plain.exit_code == 1 and "expected a workspace folder" in plain.stderr and "Fix:" in plain.stderr
+    assert snapshot(tmp_path) == before
+
+
+# (case id, files, extra args, warning text): data that loads but deserves a look; exit 0 and the warning.
+WARNING_CASES = [
+    ("one-gold-per-class", {"t.csv": "text,label\ngreat phone,pos\nawful battery,neg\n"}, [], "fewer than 4 gold"),
+    (
+        "dev-identical-to-train",
+        {"t.csv": GOOD_CSV, "d.csv": GOOD_CSV},
+        ["--dev", "{d.csv}"],
+        "the dev set holds exactly the gold texts",
+    ),
+    (
+        "train-passed-as-pool",
+        {"t.csv": GOOD_CSV, "u.csv": GOOD_CSV},
+        ["--unlabeled", "{u.csv}"],
+        "4 of 4 unlabeled texts are gold texts",
+    ),
+    (
+        "labels-with-surrounding-spaces",
+        {"t.csv": 'text,label\ngreat phone," pos"\nlove it,pos\nbroken on arrival,neg \nawful battery,neg\n'},
+        [],
+        "label ' pos' was stripped to 'pos', label 'neg ' was stripped to 'neg'",
+    ),
+]
+
+
+@pytest.mark.parametrize("case,files,extra,needle", WARNING_CASES, ids=[c[0] for c in WARNING_CASES])
+def test_data_that_deserves_a_look_is_stored_with_a_warning_and_its_fix(seeded, tmp_path, case, files, extra, needle):
+    res = _invoke(tmp_path, files, extra)
+    assert res.exit_code == 0, res.output
+    assert any(needle in line and "Fix:" in line for line in res.stderr.splitlines() if line.startswith("warning:"))
+    assert seeded.load_task("newtask") and len(seeded.load_task("keep").gold) == 4
+    as_json = _invoke(tmp_path, files, [*extra, "--overwrite", "--json"])
+    assert as_json.exit_code == 0 and any(needle in x["message"] for x in json.loads(as_json.stdout)["warnings"])
+
+
+def test_labels_differing_only_by_surrounding_spaces_are_stored_as_one_label(seeded, tmp_path):
+    body = 'text,label\ngreat phone," pos"\nlove it,pos\nbroken on arrival,neg\nawful battery,neg\n'
+    assert _invoke(tmp_path, {"t.csv": body}, []).exit_code == 0
+    spec = seeded.load_task("newtask")
+    assert sorted(spec.label_ids) == ["neg", "pos"]
+    assert [e.label for e in spec.gold].count("pos") == 2
+    notes = json.loads((seeded.task_dir("newtask") / "intake.json").read_text())["warnings"]
+    assert [n["labels"] for n in notes if n["check"] == "label-whitespace"] == [{" pos": "pos"}]
+
+
+def _create_at_once(tmp_path: Path, root: Path, name: str, *extra: str) -> list[tuple[int, str, str]]:
+    """Start two ``factory task create NAME`` processes together, each with its own train file."""
+    import os
+    import subprocess
+    import sys
+
+    bodies = {
+        "a.csv": "text,label\nalpha good,pos\nalpha fine,pos\nalpha bad,neg\nalpha poor,neg\n",
+        "b.csv": "text,label\nbeta good,pos\nbeta fine,pos\nbeta bad,neg\nbeta poor,neg\n",
+    }
+    paths = [w(tmp_path, f, body) for f, body in bodies.items()]
+    env = {**os.environ, "FACTORY_HOME": str(root)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "factory.cli", "task", "create", name, "--train", p, *extra],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in paths
+    ]
+    return [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]
+
+
+def _stored_source(ws, name: str) -> str:
+    """The train file the stored data came from, checked against what intake.json records."""
+    from factory.atomic import sha256_file
+
+    gold = {e.text for e in ws.load_task(name).gold}
+    source = json.loads((ws.task_dir(name) / "intake.json").read_text())["sources"]["train"]
+    assert source["sha256"] == sha256_file(source["path"])
+    assert gold == {line.split(",")[0] for line in Path(source["path"]).read_text().splitlines()[1:]}
+    return source["path"]
+
+
+def test_two_cli_creates_of_one_name_at_once_one_succeeds_the_other_says_it_exists(workspace, tmp_path):
+    results = _create_at_once(tmp_path, workspace.root, "same")
+    codes = sorted(rc for rc, _, _ in results)
+    assert codes == [0, 1], results
+    loser = next(err for rc, _, err in results if rc == 1)
+    assert "already exists" in loser and "--overwrite" in loser and "Traceback" not in loser
+    _stored_source(workspace, "same")  # the data and intake.json are the winner's, whole
+    assert not list(workspace.task_dir("same").rglob("*.tmp"))
+
+
+def test_two_cli_overwrites_at_once_leave_data_and_intake_record_from_the_same_create(workspace, tmp_path):
+    results = _create_at_once(tmp_path, workspace.root, "both", "--overwrite")
+    assert [rc for rc, _, _ in results] == [0, 0], results
+    _stored_source(workspace, "both")

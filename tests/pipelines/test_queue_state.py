@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
+import pytest
+
+from factory.errors import TaskError
 from factory.spec import Label
 from pipelines import labelstudio, queue
 
@@ -64,3 +68,28 @@ def test_long_task_names_fit_label_studio_title_limit():
     name = "x" * 64
     title = labelstudio.project_title(name)
     assert len(title) <= 50 and title != labelstudio.project_title("x" * 63)
+
+
+def test_water_level_skips_a_task_with_a_damaged_task_json_and_logs_it(workspace, eprstmt_small, caplog):
+    from pipelines import waterlevel
+
+    workspace.save_task(replace(eprstmt_small, water_level=1))
+    queue.write_answers(workspace, "eprstmt", _answers(3))
+    meta = workspace.task_dir("eprstmt") / "task.json"
+    meta.write_text(meta.read_text()[:30])
+    with caplog.at_level("WARNING", logger="pipelines.queue"):
+        level = waterlevel.check_and_emit("eprstmt", workspace)  # never reaches Prefect: nothing is emitted
+    assert level["reached"] is False and level["answers"] == 3 and "task.json" in level["skipped"]
+    assert any("'eprstmt' skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_an_answer_for_a_task_whose_task_json_lost_its_labels_is_refused_clearly(workspace, eprstmt_small):
+    workspace.save_task(eprstmt_small)
+    meta = workspace.task_dir("eprstmt") / "task.json"
+    meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k != "labels"}))
+    with pytest.raises(TaskError, match="a task.json listing the task's labels") as err:
+        labelstudio.submit_answer("eprstmt", 1, "Positive", workspace)  # refused before Label Studio is contacted
+    assert "Fix:" in str(err.value)
+    meta.write_text("{")
+    with pytest.raises(TaskError, match="a readable task.json"):
+        labelstudio.submit_answer("eprstmt", 1, "Positive", workspace)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -161,3 +164,141 @@ def test_the_cache_keeps_the_most_recently_opened_students(artifact, tmp_path, c
         z.write_bytes(z.read_bytes() + b"\0" * i)
     roots = [load_student(z).root for z in zips]
     assert not roots[0].exists() and roots[1].exists() and roots[2].exists()
+
+
+def _craft(src: Path, dst: Path, edit, remanifest: bool = True) -> Path:
+    """Unpack ``src``, let ``edit`` change the folder, and zip it again with a manifest matching the edits.
+
+    Such a zip passes every integrity check, so only the loader's own checks stand between it and the user.
+    """
+    from factory.atomic import write_manifest
+
+    work = dst.with_name(dst.stem + "-files")
+    with zipfile.ZipFile(src) as zf:
+        zf.extractall(work)
+    root = next(work.iterdir())
+    edit(root)
+    if remanifest:
+        write_manifest(root, {"format": "model-factory-student/1"})
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                zout.write(p, f"{root.name}/{p.relative_to(root).as_posix()}")
+    return dst
+
+
+def _write_manifest_files(root: Path, files) -> None:
+    (root / "MANIFEST.json").write_text(json.dumps({"files": files}))
+
+
+def _drop_id2label(root: Path) -> None:
+    cfg = json.loads((root / "model" / "config.json").read_text())
+    cfg.pop("id2label")
+    (root / "model" / "config.json").write_text(json.dumps(cfg))
+
+
+def _garbage_onnx(root: Path) -> None:
+    for f in (root / "onnx").glob("*.onnx"):
+        f.write_bytes(b"this is not an ONNX model")
+
+
+def _weights_as_bin(root: Path) -> None:
+    shutil.rmtree(root / "onnx")
+    (root / "model" / "model.safetensors").rename(root / "model" / "pytorch_model.bin")
+
+
+def _manifest_listing(rel: str):
+    def edit(root: Path) -> None:
+        listed = json.loads((root / "MANIFEST.json").read_text())["files"]
+        _write_manifest_files(root, {**listed, rel: {"sha256": "0" * 64}})
+
+    return edit
+
+
+# (case id, edit of the unpacked folder, rewrite the manifest afterwards, text the error must hold)
+CRAFTED = [
+    ("student-json-not-json", lambda r: (r / "student.json").write_text("{oops"), True, "JSONDecodeError"),
+    ("student-json-a-list", lambda r: (r / "student.json").write_text("[1]"), True, "a JSON object in student.json"),
+    ("manifest-files-a-list", lambda r: _write_manifest_files(r, ["student.json"]), False, "'files' is a JSON list"),
+    ("manifest-path-escapes", _manifest_listing("../../etc/passwd"), False, "paths inside the artifact"),
+    ("manifest-path-absolute", _manifest_listing("/etc/passwd"), False, "paths inside the artifact"),
+    ("config-without-id2label", _drop_id2label, True, "no 'id2label'"),
+    ("garbage-onnx", _garbage_onnx, True, "an ONNX model onnxruntime can load"),
+    ("weights-only-as-bin", _weights_as_bin, True, "found pytorch_model.bin"),
+]
+
+
+@pytest.mark.parametrize("case,edit,remanifest,needle", CRAFTED, ids=[c[0] for c in CRAFTED])
+def test_a_crafted_zip_with_a_matching_manifest_is_a_clear_error_and_leaves_no_cache(
+    artifact, tmp_path, cache, case, edit, remanifest, needle
+):
+    bad = _craft(artifact, tmp_path / f"{case}.zip", edit, remanifest)
+    with pytest.raises(TaskError, match=re.escape(needle)) as err:
+        load_student(bad)
+    msg = str(err.value)
+    assert "Fix:" in msg and str(bad) in msg and str(cache) not in msg  # names the zip, not the removed folder
+    assert list(cache.iterdir()) == []
+
+
+@pytest.mark.parametrize("case,edit,remanifest,needle", CRAFTED, ids=[c[0] for c in CRAFTED])
+def test_predict_on_a_crafted_zip_exits_nonzero_with_the_message_and_no_traceback(
+    artifact, tmp_path, cache, case, edit, remanifest, needle
+):
+    from typer.testing import CliRunner
+
+    from factory.cli import app
+
+    bad = _craft(artifact, tmp_path / f"{case}.zip", edit, remanifest)
+    res = CliRunner().invoke(app, ["predict", str(bad), "--text", "x"])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert needle in res.stderr and "Fix:" in res.stderr and "Traceback" not in res.output
+    as_json = CliRunner().invoke(app, ["predict", str(bad), "--text", "x", "--json"])
+    assert as_json.exit_code == 1 and needle in json.loads(as_json.stdout)["error"]
+
+
+def test_an_absolute_model_dir_in_student_json_is_refused(artifact, tiny_bert, tmp_path, cache):
+    def point_outside(root: Path) -> None:
+        shutil.rmtree(root / "model")
+        meta = json.loads((root / "student.json").read_text())
+        (root / "student.json").write_text(json.dumps({**meta, "model_dir": str(tiny_bert)}))
+
+    bad = _craft(artifact, tmp_path / "absolute.zip", point_outside)
+    with pytest.raises(TaskError, match="model_dir inside the artifact"):
+        load_student(bad)
+    assert list(cache.iterdir()) == []
+
+
+def test_the_total_uncompressed_size_cap_is_enforced(artifact, cache, monkeypatch):
+    monkeypatch.setattr(unpack_mod, "MAX_BYTES", 1000)
+    with pytest.raises(TaskError, match=r"bytes uncompressed \(at most 1,000\)"):
+        load_student(artifact)
+    assert _leftovers(cache) == []
+
+
+def test_stale_unpack_folders_are_removed_and_fresh_ones_kept(artifact, cache):
+    cache.mkdir(parents=True)
+    (cache / ".unpack.crashed").mkdir()
+    (cache / ".unpack.crashed" / "half.bin").write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    os.utime(cache / ".unpack.crashed", (two_hours_ago, two_hours_ago))
+    (cache / ".unpack.in-progress").mkdir()  # another process unpacking right now
+    load_student(artifact)
+    assert not (cache / ".unpack.crashed").exists() and (cache / ".unpack.in-progress").is_dir()
+
+
+def test_pruning_skips_folders_another_process_removes_meanwhile(tmp_path, monkeypatch):
+    cache = tmp_path / "students"
+    for name in ("keep", "vanishing", "other"):
+        (cache / name).mkdir(parents=True)
+    (cache / ".unpack.gone").symlink_to(tmp_path / "nowhere")  # listed by glob, gone by the time of stat()
+    real_is_dir = Path.is_dir
+
+    def is_dir_then_vanish(self, *a, **k):
+        result = real_is_dir(self, *a, **k)
+        if self.name == "vanishing" and result:
+            shutil.rmtree(self)  # another process prunes it between the check and the stat()
+        return result
+
+    monkeypatch.setattr(Path, "is_dir", is_dir_then_vanish)
+    unpack_mod._prune(cache, cache / "keep")
+    assert (cache / "keep").is_dir() and (cache / "other").is_dir()

@@ -185,3 +185,22 @@ def test_the_upload_form_is_empty_again_after_a_create(app, workspace, gold_csv)
     assert not _errors(at)  # the created task's name is not reported as taken by the stale form
     assert any("Upload a CSV" in i.value for i in at.info)
     assert not any(b.key == "create-up" for b in at.button)
+
+
+def test_a_task_with_a_truncated_task_json_is_listed_as_broken_and_the_page_still_works(app, workspace):
+    from factory.spec import Example, Label, TaskSpec
+
+    gold = [Example(f"good {i}", "a", f"a{i}") for i in range(4)] + [
+        Example(f"bad {i}", "b", f"b{i}") for i in range(4)
+    ]
+    for name in ("fine", "damaged"):
+        workspace.save_task(TaskSpec(name, "en", [Label("a", "A"), Label("b", "B")], gold))
+    meta = workspace.task_dir("damaged") / "task.json"
+    meta.write_text(meta.read_text()[:25])  # a write cut short
+    at = app.run()
+    assert not at.exception, [e.value for e in at.exception]
+    rows = at.dataframe[-1].value.set_index("task")
+    assert rows.loc["fine", "status"] == "ok" and rows.loc["fine", "gold"] == 8
+    assert rows.loc["damaged", "status"] == "broken" and "task.json" in rows.loc["damaged", "problem"]
+    assert any("damaged" in e.value and "broken" in e.value and "--overwrite" in e.value for e in at.error)
+    assert at.selectbox(key="check-task").options == ["fine"]  # data checks only offer tasks that load

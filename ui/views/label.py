@@ -95,7 +95,11 @@ def render() -> None:
         return
     from pipelines.labelstudio import ensure_project, list_queue, pull_answers, water_level
 
-    spec = ws.load_task(task)
+    try:
+        spec = ws.load_task(task)
+    except FactoryError as e:  # a damaged task: say which file and the fix instead of a traceback
+        st.error(error_text(e), icon=":material/error:")
+        return
     try:
         project = ensure_project(spec, ws)
         pull_answers(task, ws)

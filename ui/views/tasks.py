@@ -189,13 +189,21 @@ def from_sample(ws) -> None:
 
 
 def task_table(ws) -> None:
+    """Every task folder as a row; one whose files are damaged is marked broken with the reason, not left out."""
+    # broken_tasks() loads each task fully, so a damaged task.json or data file shows here rather than
+    # breaking the whole page (or a later run).
+    broken = ws.broken_tasks()
     rows = []
-    for name in ws.list_tasks():
+    for name in sorted(set(ws.list_tasks()) | set(broken)):
+        if name in broken:
+            rows.append({"task": name, "status": "broken", "problem": broken[name]})
+            continue
         meta = ws.task_meta(name)
         c = meta.get("counts", {})
         rows.append(
             {
                 "task": name,
+                "status": "ok",
                 "language": meta.get("language"),
                 "labels": len(meta.get("labels", [])),
                 "gold": c.get("gold"),
@@ -204,19 +212,24 @@ def task_table(ws) -> None:
                 "unlabeled": c.get("unlabeled"),
                 "models": len(ws.model_versions(name)),
                 "created": meta.get("created"),
+                "problem": "",
             }
         )
     if not rows:
         st.info("No tasks yet: create the first one in the **New task** tab.", icon=":material/inbox:")
         return
+    for name, reason in sorted(broken.items()):
+        st.error(f"Task **{name}** is broken and cannot be run: {reason}", icon=":material/error:")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    _data_checks(ws, [r["task"] for r in rows])
+    _data_checks(ws, [r["task"] for r in rows if r["status"] == "ok"])
 
 
 def _data_checks(ws, names: list[str]) -> None:
     """Before a run: the stored task's data warnings, each with its fix (the same checks as intake)."""
     from factory.datacheck import data_warnings, resolve_conflicts
 
+    if not names:
+        return
     name = st.selectbox("Data checks for", names, key="check-task")
     try:
         spec = ws.load_task(name)
