@@ -6,19 +6,29 @@ Public API (also used by the Streamlit UI)::
     ensure_project(spec, ws)                      -> project id (created from the TaskSpec)
     push_questions(spec, rows, model_version, ws) -> {"pushed": n, "skipped": m}
     list_queue(task, ws)                          -> open questions, most uncertain first
-    submit_answer(task, ls_task_id, label, ws)    -> annotation id
+    submit_answer(task, ls_task_id, label, ws)    -> annotation id (label may be UNCLEAR)
+    delete_answer(annotation_id, ws)              -> None (the question is open again)
+    record_answer(task, question, label, ws)      -> the row mirrored into the workspace queue
+    forget_answer(task, factory_id, ws)           -> whether a mirrored row was removed
     pull_answers(task, ws)                        -> answers now in the workspace queue
     water_level(task, ws)                         -> {answers, new, level, reached, ...}
 
 Questions carry a stable ``factory_id`` in their data, so pushing is idempotent:
 every push first reads which ids the project already holds and imports only the
 rest, which makes a retried push (after a timeout or a server restart) safe.
+
+"Unclear" answers are cancelled annotations (``was_cancelled``, what Label Studio's
+own *Skip* button writes), so existing projects need no new choice in their
+labeling config: the question leaves the queue, and the pulled row has the label
+:data:`UNCLEAR` and ``"unclear": true`` so that training leaves it out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from datetime import datetime, timezone
 from xml.sax.saxutils import quoteattr
 
 from factory.errors import TaskError
@@ -34,13 +44,21 @@ __all__ = [
     "push_questions",
     "list_queue",
     "submit_answer",
+    "delete_answer",
+    "record_answer",
+    "forget_answer",
     "pull_answers",
     "water_level",
     "project_title",
+    "UNCLEAR",
 ]
 
 FROM_NAME = "label"
 TO_NAME = "text"
+UNCLEAR = "__unclear__"  # the answer "unclear / junk": a cancelled annotation in Label Studio, never a label
+
+# answers.jsonl is read, changed and rewritten by UI sessions (threads of one process): one at a time.
+_MIRROR_LOCK = threading.Lock()
 
 
 def connection(ws: Workspace | None = None) -> tuple[str, str]:
@@ -182,20 +200,21 @@ def push_questions(spec: TaskSpec, rows: list[dict], model_version: str, ws: Wor
 
 
 def _answer_of(task_obj) -> tuple[str | None, str | None]:
-    """(label id, time) of the latest non-cancelled annotation, or (None, None)."""
-    best = None
-    for a in _get(task_obj, "annotations") or []:
-        if _get(a, "was_cancelled"):
-            continue
-        if best is None or str(_get(a, "created_at")) > str(_get(best, "created_at")):
-            best = a
-    if best is None:
+    """(label id, time) of the task's latest annotation, (UNCLEAR, time) when it was cancelled, or (None, None).
+
+    The latest annotation decides, so a later answer (or a later "unclear") replaces an earlier one.
+    """
+    anns = sorted(_get(task_obj, "annotations") or [], key=lambda a: str(_get(a, "created_at")), reverse=True)
+    if not anns:
         return None, None
-    for res in _get(best, "result") or []:
+    latest = anns[0]
+    if _get(latest, "was_cancelled"):
+        return UNCLEAR, str(_get(latest, "created_at"))
+    for res in _get(latest, "result") or []:
         if _get(res, "from_name") == FROM_NAME:
             choices = (_get(res, "value") or {}).get("choices") or []
             if choices:
-                return str(choices[0]), str(_get(best, "created_at"))
+                return str(choices[0]), str(_get(latest, "created_at"))
     return None, None
 
 
@@ -225,9 +244,31 @@ def list_queue(task: str, ws: Workspace | None = None) -> list[dict]:
     return sorted(out, key=lambda r: (r["score"] if r["score"] is not None else 1.0, r["ls_task_id"]))
 
 
+def _now() -> str:
+    # Label Studio's own timestamp format, so mirrored and pulled rows sort together.
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _answer_row(factory_id: str, ls_task_id: int, text: str | None, label: str, when: str | None) -> dict:
+    return {
+        "factory_id": factory_id,
+        "ls_task_id": int(ls_task_id),
+        "text": text,
+        "label": label,
+        "unclear": label == UNCLEAR,
+        "annotated_at": when,
+    }
+
+
 def submit_answer(task: str, ls_task_id: int, label: str, ws: Workspace | None = None) -> int:
-    """Record a human answer (a label id of the task) on a queued question."""
+    """Record a human answer (a label id of the task, or :data:`UNCLEAR`) on a queued question.
+
+    An unclear answer is a cancelled annotation: the question leaves the queue and never reaches training.
+    """
     ws = ws or Workspace()
+    if label == UNCLEAR:
+        client = ls_client(ws)
+        return int(client.annotations.create(id=int(ls_task_id), result=[], was_cancelled=True).id)
     # A damaged task.json cannot say which labels are valid: refuse clearly rather than drop the answer.
     meta = ws.task_meta(task)
     try:
@@ -241,32 +282,84 @@ def submit_answer(task: str, ls_task_id: int, label: str, ws: Workspace | None =
         ) from None
     if label not in spec_labels:
         raise TaskError(
-            f"a label id in {spec_labels}", repr(label), "answer with one of the task's label ids", where="answer"
+            f"a label id in {spec_labels} (or {UNCLEAR!r})",
+            repr(label),
+            "answer with one of the task's label ids",
+            where="answer",
         )
     client = ls_client(ws)
     result = [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices", "value": {"choices": [label]}}]
     return int(client.annotations.create(id=int(ls_task_id), result=result).id)
 
 
+def delete_answer(annotation_id: int, ws: Workspace | None = None) -> None:
+    """Take an answer back: delete the annotation, so its question is open again.
+
+    An annotation that is already gone counts as deleted, so a retried undo is safe.
+    """
+    from label_studio_sdk.core.api_error import ApiError
+
+    client = ls_client(ws)
+    try:
+        client.annotations.delete(id=int(annotation_id))
+    except ApiError as e:
+        if e.status_code != 404:
+            raise
+
+
+def record_answer(task: str, question: dict, label: str, ws: Workspace | None = None) -> dict:
+    """Mirror one answer into ``queue/answers.jsonl`` now, without reading Label Studio.
+
+    ``question`` is a :func:`list_queue` row. The UI calls this while the answer itself is still on its way to
+    Label Studio, so the water level moves at once; the next :func:`pull_answers` replaces the row with what
+    Label Studio holds (and drops it if the answer never arrived there).
+    """
+    ws = ws or Workspace()
+    row = _answer_row(question["factory_id"], question["ls_task_id"], question.get("text"), label, _now())
+    with _MIRROR_LOCK:
+        rows = {r["factory_id"]: r for r in queue.read_answers(ws, task)}
+        rows[row["factory_id"]] = row
+        queue.write_answers(ws, task, list(rows.values()))
+    return row
+
+
+def forget_answer(task: str, factory_id: str, ws: Workspace | None = None) -> bool:
+    """Drop a question's row from ``queue/answers.jsonl`` (its answer was taken back); whether there was one."""
+    ws = ws or Workspace()
+    with _MIRROR_LOCK:
+        rows = queue.read_answers(ws, task)
+        kept = [r for r in rows if r["factory_id"] != factory_id]
+        if len(kept) == len(rows):
+            return False
+        queue.write_answers(ws, task, kept)
+    return True
+
+
 def pull_answers(task: str, ws: Workspace | None = None) -> int:
-    """Mirror every answered question into ``queue/answers.jsonl``; return how many there are."""
+    """Mirror every answered question into ``queue/answers.jsonl``; return how many there are.
+
+    Unclear answers are rows too (label :data:`UNCLEAR`, ``"unclear": true``). A question that is open again in
+    Label Studio (its answer deleted, or a mirrored answer that never arrived) loses its row.
+    """
     ws = ws or Workspace()
     client = ls_client(ws)
     project = find_project(client, task)
     if project is None:
         return len(queue.read_answers(ws, task))
-    rows = {r["factory_id"]: r for r in queue.read_answers(ws, task)}
-    for t in _tasks(client, project, fields="all", only_annotated=True):
-        label, when = _answer_of(t)
+    # Every task, not only annotated ones: the open ones say which mirrored rows are stale.
+    found: dict[str, dict | None] = {}
+    for t in _tasks(client, project, fields="all"):
         data = _get(t, "data") or {}
-        if label is None or not data.get("factory_id"):
-            continue
-        rows[data["factory_id"]] = {
-            "factory_id": data["factory_id"],
-            "ls_task_id": int(_get(t, "id")),
-            "text": data.get("text"),
-            "label": label,
-            "annotated_at": when,
-        }
-    queue.write_answers(ws, task, list(rows.values()))
+        fid = data.get("factory_id")
+        if fid:
+            label, when = _answer_of(t)
+            found[fid] = _answer_row(fid, _get(t, "id"), data.get("text"), label, when) if label else None
+    with _MIRROR_LOCK:
+        rows = {r["factory_id"]: r for r in queue.read_answers(ws, task)}
+        for fid, row in found.items():
+            if row:
+                rows[fid] = row
+            else:
+                rows.pop(fid, None)
+        queue.write_answers(ws, task, list(rows.values()))
     return len(rows)

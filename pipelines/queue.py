@@ -78,16 +78,22 @@ def write_state(ws: Workspace, task: str, **changes) -> dict:
 def water_level(task: str, ws: Workspace | None = None) -> dict:
     """Where the task's labeled queue stands against its water level (workspace files only).
 
-    Returns ``{answers, consumed, new, level, reached, announced}``: ``new`` answers
+    Returns ``{answers, consumed, new, unclear, level, reached, announced}``: ``new`` answers
     arrived since the last iteration consumed them; ``reached`` when ``new >= level``;
     ``announced`` when the event for the current answer count was already emitted. A task whose
     ``task.json`` is damaged is logged and reported with ``reached`` false and the reason under
     ``skipped``, so a sync over many tasks goes on with the others and never triggers an iteration on it.
+
+    Answers marked unclear count in ``answers`` and are consumed like the others (an iteration snapshots every
+    row), but they do not raise ``new``: they add nothing to the gold, so they never trigger an iteration.
     """
     ws = ws or Workspace()
-    answers = len(read_answers(ws, task))
+    rows = read_answers(ws, task)
+    answers = len(rows)
     state = read_state(ws, task)
-    new = max(0, answers - int(state["consumed"]))
+    # Rows are in answer-time order and an iteration consumes all rows it saw, so the new ones are the tail.
+    new = sum(1 for r in rows[int(state["consumed"]) :] if not r.get("unclear"))
+    unclear = sum(1 for r in rows if r.get("unclear"))
     try:
         level = int(ws.task_meta(task).get("water_level", 20))
     except (TaskError, TypeError, ValueError) as e:
@@ -96,6 +102,7 @@ def water_level(task: str, ws: Workspace | None = None) -> dict:
             "answers": answers,
             "consumed": int(state["consumed"]),
             "new": new,
+            "unclear": unclear,
             "level": None,
             "reached": False,
             "announced": False,
@@ -106,6 +113,7 @@ def water_level(task: str, ws: Workspace | None = None) -> dict:
         "answers": answers,
         "consumed": int(state["consumed"]),
         "new": new,
+        "unclear": unclear,
         "level": level,
         "reached": new >= level,
         "announced": emitted is not None and emitted >= int(state["consumed"]) + level,

@@ -57,17 +57,23 @@ def intake(
     seed: int = 0,
     answers: list[dict] | None = None,
 ) -> str:
-    """Snapshot the task for one run: human answers join the gold set, splits capped by seeded samples."""
+    """Snapshot the task for one run: human answers join the gold set, splits capped by seeded samples.
+
+    Answers flagged ``"unclear"`` (a person marked the text unclear or junk) leave the pool but never join the gold.
+    """
     with _step("intake", run_dir, {}) as info:
         answered = {a["text"] for a in answers or []}
         gold_texts = {e.text for e in spec.gold}
         spec.gold = spec.gold + [
-            Example(a["text"], a["label"], a.get("factory_id")) for a in answers or [] if a["text"] not in gold_texts
+            Example(a["text"], a["label"], a.get("factory_id"))
+            for a in answers or []
+            if a["text"] not in gold_texts and not a.get("unclear")
         ]
         spec.unlabeled = seeded_cap([e for e in spec.unlabeled if e.text not in answered], pool_cap, seed)
         spec.dev = seeded_cap(spec.dev, dev_cap, seed + 1)
+        test_total = len(spec.test)  # before the cap: the figures then say "600 of 2,010 test texts"
         spec.test = seeded_cap(spec.test, test_cap, seed + 2)
-        info.update(spec.counts())
+        info.update(spec.counts(), test_total=test_total)
         out = Path(run_dir) / "spec.json"
         atomic_write_json(out, spec.to_dict())
     return str(out)
@@ -279,6 +285,12 @@ def evaluate_student(artifact_dir: str, spec_path: str, out_dir: str) -> dict:
 
     with _step("evaluate", out_dir, {}):
         metrics = evaluate(StudentArtifact.load(artifact_dir), load_spec(spec_path).test, out_dir)
+        intake_step = Path(spec_path).parent / STEP_FILE
+        if intake_step.is_file():  # how many test texts the task has, when the run capped them
+            total = json.loads(intake_step.read_text(encoding="utf-8")).get("test_total")
+            if isinstance(total, int) and total > metrics.get("n", 0):
+                metrics["test_total"] = total
+                atomic_write_json(Path(out_dir) / "metrics.json", metrics)
         ladder = read_ladder(artifact_dir)
         if ladder:  # every kind the budget trained, for the card and the Models page's accuracy-vs-speed plot
             metrics["ladder"] = ladder

@@ -97,3 +97,39 @@ def test_submit_answer_rejects_a_label_outside_the_task(ls_task):
     (q,) = labelstudio.list_queue(ls_task.name)
     with pytest.raises(TaskError, match="label id"):
         labelstudio.submit_answer(ls_task.name, q["ls_task_id"], "Neutral")
+
+
+def test_unclear_answer_is_a_cancelled_annotation_that_leaves_the_queue_and_is_pulled_flagged(ls_task, services_ws):
+    labelstudio.push_questions(ls_task, _rows(ls_task, 2), "teacher-test")
+    q = labelstudio.list_queue(ls_task.name)[0]
+    labelstudio.submit_answer(ls_task.name, q["ls_task_id"], labelstudio.UNCLEAR)
+    (ann,) = next(t for t in _project_tasks(ls_task) if t.id == q["ls_task_id"]).annotations
+    assert (ann if isinstance(ann, dict) else ann.dict())["was_cancelled"] is True
+    assert q["ls_task_id"] not in {r["ls_task_id"] for r in labelstudio.list_queue(ls_task.name)}
+    assert labelstudio.pull_answers(ls_task.name) == 1
+    (row,) = queue.read_answers(services_ws, ls_task.name)
+    assert (row["text"], row["label"], row["unclear"]) == (q["text"], labelstudio.UNCLEAR, True)
+    level = labelstudio.water_level(ls_task.name)
+    assert (level["answers"], level["unclear"], level["new"]) == (1, 1, 0)
+
+
+def test_deleted_answer_reopens_the_question_and_the_next_pull_drops_its_row(ls_task, services_ws):
+    labelstudio.push_questions(ls_task, _rows(ls_task, 2), "teacher-test")
+    q = labelstudio.list_queue(ls_task.name)[0]
+    ann = labelstudio.submit_answer(ls_task.name, q["ls_task_id"], ls_task.label_ids[0])
+    assert labelstudio.pull_answers(ls_task.name) == 1
+    labelstudio.delete_answer(ann)
+    labelstudio.delete_answer(ann)  # a retried undo: already gone is fine
+    assert q["ls_task_id"] in {r["ls_task_id"] for r in labelstudio.list_queue(ls_task.name)}
+    assert labelstudio.pull_answers(ls_task.name) == 0
+    assert queue.read_answers(services_ws, ls_task.name) == []
+
+
+def test_recorded_answer_moves_the_water_level_before_any_pull(ls_task, services_ws):
+    labelstudio.push_questions(ls_task, _rows(ls_task, 1), "teacher-test")
+    (q,) = labelstudio.list_queue(ls_task.name)
+    labelstudio.record_answer(ls_task.name, q, ls_task.label_ids[1])
+    assert labelstudio.water_level(ls_task.name)["new"] == 1
+    # Label Studio never got it (the write failed): the next pull drops the mirrored row.
+    assert labelstudio.pull_answers(ls_task.name) == 0
+    assert labelstudio.forget_answer(ls_task.name, q["factory_id"]) is False
