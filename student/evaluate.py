@@ -1,4 +1,5 @@
-"""``evaluate``: quality (accuracy, macro-F1, per-class report, confusion matrix) and CPU speed of a student."""
+"""``evaluate``: quality (accuracy, macro-F1, per-class report, confusion matrix, every test prediction) and CPU
+speed of a student."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from factory.atomic import atomic_write_json
+from factory.atomic import atomic_write_json, atomic_write_jsonl
 from factory.errors import TaskError
 from factory.spec import Example
 from student.artifact import StudentArtifact
@@ -101,6 +102,24 @@ def trust_flags(y_true: Sequence[str], y_pred: Sequence[str], label_ids: Sequenc
     return flags
 
 
+def prediction_rows(texts: Sequence[str], y_true: Sequence[str], probs, label_ids: Sequence[str]) -> list[dict]:
+    """One row per text: the gold and predicted label, the prediction's confidence and every label's probability."""
+    rows = []
+    for text, gold, p in zip(texts, y_true, probs):
+        best = int(p.argmax())
+        rows.append(
+            {
+                "text": text,
+                "gold": gold,
+                "predicted": label_ids[best],
+                "confidence": round(float(p[best]), 6),
+                # Four decimals keep the file small on big test sets; the ranking of confident mistakes survives.
+                "probs": {lab: round(float(q), 4) for lab, q in zip(label_ids, p)},
+            }
+        )
+    return rows
+
+
 def evaluate(
     art: StudentArtifact | str | Path,
     examples: Sequence[Example] | Sequence[tuple[str, str]],
@@ -109,7 +128,10 @@ def evaluate(
     backend: str = "torch",
     speed_texts: int = 200,
 ) -> dict:
-    """Score the student on labeled ``examples``; write PNGs and ``metrics.json`` to ``out_dir``.
+    """Score the student on labeled ``examples``; write PNGs, ``predictions.jsonl`` and ``metrics.json`` to ``out_dir``.
+
+    ``predictions.jsonl`` has one row per example, in order: ``text``, ``gold``, ``predicted``, ``confidence``
+    (the predicted label's probability) and ``probs`` (every label's); ``metrics["predictions_jsonl"]`` names it.
 
     ``art`` is a :class:`StudentArtifact` (its best model, torch backend) or a
     path :func:`student.load_student` accepts (e.g. the exported zip, scored
@@ -139,9 +161,12 @@ def evaluate(
             "evaluate on the task the student was trained for",
             where="evaluate",
         )
-    y_pred = [r["label"] for r in clf.predict(texts)]
+    # The scores are computed from the saved rows, so predictions.jsonl is exactly what was scored.
+    rows = prediction_rows(texts, y_true, clf.predict_proba(texts), clf.label_ids)
+    y_pred = [r["predicted"] for r in rows]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    predictions = atomic_write_jsonl(out / "predictions.jsonl", rows)
     metrics = {
         "n": len(pairs),
         "backend": clf.backend,
@@ -155,6 +180,7 @@ def evaluate(
             if k in clf.label_ids
         },
         "confusion_matrix_png": str(plot_confusion(y_true, y_pred, clf.label_ids, out / "confusion_matrix.png")),
+        "predictions_jsonl": str(predictions),
     }
     metrics["flags"] = trust_flags(y_true, y_pred, clf.label_ids)
     if history:

@@ -32,12 +32,22 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from factory.atomic import atomic_dir, atomic_write_json, atomic_write_text, clean_stale, exclusive, write_manifest
+from factory.atomic import (
+    atomic_dir,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    clean_stale,
+    exclusive,
+    write_manifest,
+)
 from factory.errors import TaskError
 from factory.spec import TaskSpec
 from student.artifact import StudentArtifact
 from student.card import model_card
 from student.runtime import ONNX_FP32, ONNX_INT8
+
+PREDICTIONS = "predictions.jsonl"  # beside the zip (and in the version), not inside the artifact
 
 PARITY_MIN_AGREEMENT = 0.99
 PARITY_MAX_ACCURACY_DROP = 0.01
@@ -275,10 +285,17 @@ def _build_folder(art: StudentArtifact, spec: TaskSpec, folder: Path, metrics: d
         (tmp / (ONNX_FP32 if shipped == ONNX_INT8 else ONNX_INT8)).unlink()
         parity["shipped"] = shipped
         metrics["parity"] = parity
+        # Before the manifest: the evaluation's plots are listed and checked like every other file of the artifact.
         for key in ("confusion_matrix_png", "learning_curve_png"):
             if metrics.get(key) and Path(metrics[key]).is_file():
                 shutil.copy(metrics[key], tmp / Path(metrics[key]).name)
                 metrics[key] = Path(metrics[key]).name
+        # The test texts with their predictions stay beside the zip, never inside it: an artifact is made to be
+        # shared, the test data is not. A publish copies them into the version (its manifest lists them).
+        named = metrics.get("predictions_jsonl")
+        if named and Path(named).is_file():
+            atomic_write_bytes(folder.parent / PREDICTIONS, Path(named).read_bytes())
+            metrics["predictions_jsonl"] = PREDICTIONS
         atomic_write_json(tmp / "metrics.json", metrics)
         meta = {
             "task": spec.name,

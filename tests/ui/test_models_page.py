@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 
+import pandas as pd
 import pytest
 
 from tests.ui.conftest import page
@@ -79,18 +80,140 @@ def test_models_page_shows_newest_version_metrics_plots_and_comparison(app, publ
     assert {m.label: m.value for m in at.metric}["Accuracy"] == "70.0%"
 
 
-def test_download_button_serves_the_versions_zip(app, published):
-    from streamlit.runtime.memory_media_file_storage import _calculate_file_id
+@pytest.fixture
+def deferred_downloads(monkeypatch):
+    """The data callables download buttons register, by file name: what a click would serve, read on demand."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
 
+    seen = {}
+    register = MediaFileManager.add_deferred
+
+    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        seen[file_name] = (data_callable, mimetype)
+        return register(self, data_callable, mimetype, coordinates, file_name=file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
+    return seen
+
+
+def test_download_button_serves_the_versions_zip_without_reading_it_on_render(app, published, deferred_downloads):
     at = page(app, "models")
     btn = at.download_button[0]
     zip_path = published.model_versions("shop")[-1] / "student.zip"
     assert zip_path.name in btn.label and f"{zip_path.stat().st_size} bytes" in btn.label
-    # The media URL is the hash of bytes, type and file name: the button serves exactly the published zip.
-    expected = _calculate_file_id(zip_path.read_bytes(), "application/zip", "shop-v2-student.zip")
-    assert btn.proto.url.endswith(f"/{expected}.zip")
+    # Deferred: the page registers a reader and no media URL; the bytes are read when the user clicks.
+    assert btn.proto.HasField("deferred_file_id") and btn.proto.url == ""
+    read, mime = deferred_downloads["shop-v2-student.zip"]
+    assert mime == "application/zip" and read() == zip_path.read_bytes()
     with zipfile.ZipFile(zip_path) as z:
         assert "model/config.json" in z.namelist()
+
+
+def test_versions_table_shows_each_versions_change_from_the_one_before(app, published):
+    at = page(app, "models")
+    versions = next(df.value for df in at.dataframe if "Δ accuracy" in df.value.columns)
+    assert list(versions["version"]) == ["v2", "v1"]
+    assert versions["Δ accuracy"][0] == pytest.approx(12.0) and pd.isna(versions["Δ accuracy"][1])
+    assert versions["Δ macro-F1"][0] == pytest.approx(12.0)
+
+
+def _diagnosed_version_dir(tmp_path, spec, test_total: int):
+    """A version evaluated since predictions are saved: per-label figures, predictions.jsonl, named labels, and
+    40 test texts of the ``test_total`` the run's intake capped."""
+    from sklearn.metrics import accuracy_score, classification_report
+
+    d = _version_dir(tmp_path, spec, 0.9)
+    neg, pos = spec.label_ids
+    rows = []
+    for i, e in enumerate(spec.test[:40]):
+        # Mistakes in both directions, each with its own confidence, so order and filters can be checked.
+        predicted = neg if i % 5 == 0 else pos if i % 7 == 0 else e.label
+        conf = round(0.5 + i / 100, 2)
+        probs = {predicted: conf, (pos if predicted == neg else neg): round(1 - conf, 2)}
+        rows.append({"text": e.text, "gold": e.label, "predicted": predicted, "confidence": conf, "probs": probs})
+    (d / "predictions.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    y_true, y_pred = [r["gold"] for r in rows], [r["predicted"] for r in rows]
+    report = classification_report(y_true, y_pred, labels=spec.label_ids, output_dict=True, zero_division=0)
+    metrics = json.loads((d / "metrics.json").read_text())
+    metrics.update(
+        n=40,
+        test_total=test_total,
+        accuracy=accuracy_score(y_true, y_pred),
+        per_class={lab: report[lab] for lab in spec.label_ids},
+        predictions_jsonl=str(d / "predictions.jsonl"),
+    )
+    metrics["teacher"]["n"] = 40
+    (d / "metrics.json").write_text(json.dumps(metrics))
+    (d / "student.json").write_text(json.dumps({"label_ids": [neg, pos], "label_names": ["差评", "好评"]}))
+    return d, rows
+
+
+@pytest.fixture
+def diagnosed(workspace, eprstmt_small, tmp_path):
+    """Task "shop": v1 published before predictions were saved, v2 with them (40 of 610 test texts)."""
+    from dataclasses import replace
+
+    workspace.save_task(replace(eprstmt_small, name="shop"))
+    workspace.publish_model("shop", _version_dir(tmp_path, eprstmt_small, 0.70))
+    d, rows = _diagnosed_version_dir(tmp_path, eprstmt_small, test_total=610)
+    workspace.publish_model("shop", d)
+    return rows
+
+
+def _table_with(at, column: str):
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def test_per_label_table_shows_every_label_by_name_with_its_support(app, diagnosed):
+    at = page(app, "models")
+    table = _table_with(at, "support")
+    assert list(table["label"]) == ["差评", "好评"] and list(table["id"]) == ["Negative", "Positive"]
+    gold = [r["gold"] for r in diagnosed]
+    assert list(table["support"]) == [gold.count("Negative"), gold.count("Positive")]
+    assert table[["precision", "recall", "F1"]].notna().all().all()
+
+
+def test_misclassified_table_lists_only_mistakes_confident_first_and_filters_narrow_it(app, diagnosed):
+    at = page(app, "models")
+    wrong = [r for r in diagnosed if r["gold"] != r["predicted"]]
+    names = {"Negative": "差评", "Positive": "好评"}
+    table = _table_with(at, "p(gold)")
+    assert len(table) == len(wrong) and (table["gold"] != table["predicted"]).all()
+    assert list(table["confidence"]) == sorted((r["confidence"] for r in wrong), reverse=True)
+    assert any(f"{len(wrong)} of the {len(wrong)} mistakes on 40 test texts" in c.value for c in at.caption)
+
+    at.selectbox(key="wrong-gold-shop-v2").set_value("Positive").run()
+    narrowed = _table_with(at, "p(gold)")
+    expected = [r for r in wrong if r["gold"] == "Positive"]
+    assert 0 < len(narrowed) < len(wrong) and len(narrowed) == len(expected)
+    assert set(narrowed["gold"]) == {names["Positive"]}
+
+    needle = expected[0]["text"][:6]
+    at.text_input(key="wrong-search-shop-v2").set_value(needle).run()
+    searched = _table_with(at, "p(gold)")
+    assert len(searched) >= 1 and all(needle in t for t in searched["text"])
+
+
+def test_version_published_before_predictions_were_saved_shows_a_note(app, diagnosed):
+    at = page(app, "models")
+    at.segmented_control(key="version-shop").set_value("v1").run()
+    assert not at.exception
+    assert any("no saved test predictions" in c.value for c in at.caption)
+    assert not any("p(gold)" in df.value.columns for df in at.dataframe)
+    assert any("No per-label figures" in c.value for c in at.caption)
+
+
+def test_every_test_figure_says_how_many_texts_it_was_measured_on(app, diagnosed):
+    at = page(app, "models")
+    assert any(c.value == "Accuracy and macro-F1 on 40 of 610 test texts." for c in at.caption)
+    assert next(m for m in at.metric if m.label == "Accuracy").help == "on 40 of 610 test texts"
+    table = _comparison(at)
+    assert (
+        table.loc["teacher", "test figures on"]
+        == table.loc["student (v2)", "test figures on"]
+        == "40 of 610 test texts"
+    )
+    assert _table_with(at, "Δ accuracy")["test texts"][0] == 40
 
 
 @pytest.fixture
@@ -119,17 +242,31 @@ def test_real_artifact_version_shows_test_metrics_teacher_and_plots(app, workspa
     assert len(captions) == 2
     # 40 test texts: the evaluation flags the sample size, and the page shows it above the figures.
     assert metrics["flags"] and any("only 40 test texts" in w.value for w in at.warning)
+    assert any(c.value == "Accuracy and macro-F1 on 40 test texts." for c in at.caption)
+    per_label = _table_with(at, "support")
+    assert list(per_label["label"]) == ["negative", "positive"] and per_label["support"].sum() == 40
+    # The evaluation's predictions reached the version (listed in its manifest) but not the shareable artifact.
+    version = workspace.model_versions("reviews")[-1]
+    folder = version / "reviews-student"
+    assert metrics["predictions_jsonl"] == "predictions.jsonl"
+    assert "predictions.jsonl" not in json.loads((folder / "MANIFEST.json").read_text())["files"]
+    assert not (folder / "predictions.jsonl").exists()
+    assert "predictions.jsonl" in json.loads((version / "MANIFEST.json").read_text())["files"]
+    predictions = [json.loads(line) for line in (version / "predictions.jsonl").read_text().splitlines()]
+    wrong = sum(r["gold"] != r["predicted"] for r in predictions)
+    assert len(predictions) == 40 and wrong == round(40 * (1 - metrics["accuracy"]))
+    if wrong:
+        assert len(_table_with(at, "p(gold)")) == wrong
+    else:
+        assert any("No mistakes on the 40 test texts" in c.value for c in at.caption)
 
 
 @pytest.mark.integration
-def test_download_and_try_it_use_the_published_zip(app, workspace, real_versions):
-    from streamlit.runtime.memory_media_file_storage import _calculate_file_id
-
+def test_download_and_try_it_use_the_published_zip(app, workspace, real_versions, deferred_downloads):
     at = page(app, "models")
     zip_path = workspace.model_versions("reviews")[-1] / "reviews-student.zip"
-    btn = at.download_button[0]
-    expected = _calculate_file_id(zip_path.read_bytes(), "application/zip", "reviews-v2-reviews-student.zip")
-    assert btn.proto.url.endswith(f"/{expected}.zip")
+    read, _ = deferred_downloads["reviews-v2-reviews-student.zip"]
+    assert read() == zip_path.read_bytes()
     with zipfile.ZipFile(zip_path) as z:
         assert {"reviews-student/onnx/model.int8.onnx", "reviews-student/onnx/model.onnx"} & set(z.namelist())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.artifacts import ModelVersion, list_versions
+from ui.artifacts import ModelVersion, list_versions, misclassified, read_predictions, version_deltas
 from ui.common import fmt_pct, task_picker, workspace
 from ui.predict import predict_rows, predict_upload
 from ui.upload import human_size
@@ -19,15 +19,10 @@ def _metrics_row(v: ModelVersion, prev: ModelVersion | None) -> None:
             return None
         return f"{100 * (m[key] - prev.metrics[key]):+.1f} pts vs {prev.name}"
 
+    on = f"on {v.test_size}" if v.test_size else "on the test texts (their number was not recorded)"
     cols = st.columns(5)
-    cols[0].metric(
-        "Accuracy",
-        fmt_pct(m.get("accuracy")),
-        delta("accuracy"),
-        border=True,
-        help=f"on {m.get('n', 'the')} test texts",
-    )
-    cols[1].metric("Macro-F1", fmt_pct(m.get("macro_f1")), delta("macro_f1"), border=True)
+    cols[0].metric("Accuracy", fmt_pct(m.get("accuracy")), delta("accuracy"), border=True, help=on)
+    cols[1].metric("Macro-F1", fmt_pct(m.get("macro_f1")), delta("macro_f1"), border=True, help=on)
     cols[2].metric("Parameters", f"{v.params / 1e6:.1f}M" if v.params else "–", border=True)
     tps = m.get("texts_per_second")
     cols[3].metric(
@@ -38,6 +33,78 @@ def _metrics_row(v: ModelVersion, prev: ModelVersion | None) -> None:
     )
     lat = m.get("latency_ms_per_text")
     cols[4].metric("Latency", f"{lat:.0f} ms" if lat else "–", border=True, help="median time for a single text")
+    # The n beside the score says how far to trust it: 90 % on 40 texts and on 4,000 are different claims.
+    st.caption(f"Accuracy and macro-F1 {on}.")
+
+
+def _per_class(v: ModelVersion) -> None:
+    """Precision, recall, F1 and support of every label: where the average hides a weak label."""
+    st.markdown("**Per label**")
+    rows = v.per_class_rows()
+    if not rows:
+        st.caption("No per-label figures in this version.")
+        return
+    df = pd.DataFrame(rows)
+    if (df["label"] == df["id"]).all():
+        df = df.drop(columns="id")  # the names are the ids: one column says it
+    pct = {c: st.column_config.NumberColumn(c, format="percent") for c in ("precision", "recall", "F1")}
+    st.dataframe(df, hide_index=True, width="stretch", column_config=pct)
+
+
+MAX_MISTAKES_SHOWN = 1000
+
+
+def _mistakes(v: ModelVersion) -> None:
+    """The test texts the student got wrong, most confident first, filterable by gold and predicted label and text."""
+    st.markdown("**Misclassified test texts**")
+    rows = read_predictions(v)
+    if rows is None:
+        st.caption(
+            "This version has no saved test predictions (versions published before they were recorded have none); "
+            "the next published version will list its mistakes here."
+        )
+        return
+    wrong = misclassified(rows)
+    if not wrong:
+        st.caption(f"No mistakes on the {len(rows):,} test texts.")
+        return
+    ids = list(v.label_names) + sorted({r[k] for r in rows for k in ("gold", "predicted")} - set(v.label_names))
+    scope = f"{v.task}-{v.name}"
+
+    def name(lab: str | None) -> str:
+        return "all" if lab is None else v.label_name(lab)
+
+    left, mid, right = st.columns(3)
+    gold = left.selectbox("Gold label", [None, *ids], format_func=name, key=f"wrong-gold-{scope}")
+    predicted = mid.selectbox("Predicted label", [None, *ids], format_func=name, key=f"wrong-pred-{scope}")
+    search = right.text_input("Text contains", key=f"wrong-search-{scope}")
+    shown = misclassified(rows, gold, predicted, search)
+    st.caption(
+        f"{len(shown):,} of the {len(wrong):,} mistakes on {len(rows):,} test texts, the most confident first"
+        + (f" (the first {MAX_MISTAKES_SHOWN:,} listed)" if len(shown) > MAX_MISTAKES_SHOWN else "")
+    )
+    if not shown:
+        return
+    df = pd.DataFrame(
+        [
+            {
+                "text": r["text"],
+                "gold": v.label_name(r["gold"]),
+                "predicted": v.label_name(r["predicted"]),
+                "confidence": r.get("confidence"),
+                "p(gold)": r["probs"].get(r["gold"]) if isinstance(r.get("probs"), dict) else None,
+            }
+            for r in shown[:MAX_MISTAKES_SHOWN]
+        ]
+    )
+    bar = {"min_value": 0.0, "max_value": 1.0, "format": "percent"}
+    config = {
+        "confidence": st.column_config.ProgressColumn("confidence", **bar),
+        "p(gold)": st.column_config.ProgressColumn(
+            "p(gold)", help="the probability the student gave the true label", **bar
+        ),
+    }
+    st.dataframe(df, hide_index=True, width="stretch", column_config=config)
 
 
 def _plots(v: ModelVersion) -> None:
@@ -85,7 +152,7 @@ def _comparison(v: ModelVersion) -> None:
     df = pd.DataFrame(v.comparison_rows()).set_index("system").dropna(axis=1, how="all")
     if not v.teacher:
         st.caption("No teacher metrics were recorded for this version.")
-    numeric = [c for c in df.columns if c != "model"]
+    numeric = [c for c in df.columns if c not in ("model", "test figures on")]
     df[numeric] = df[numeric].apply(pd.to_numeric, errors="coerce")
     formats = {
         "test accuracy": "percent",
@@ -105,7 +172,8 @@ def _download(v: ModelVersion) -> None:
         return
     st.download_button(
         f"Download {v.zip_path.name} ({human_size(v.zip_path.stat().st_size)})",
-        data=v.zip_path.read_bytes(),
+        # A callable is read only when the user clicks: a render never holds a model-sized zip in memory.
+        data=v.zip_path.read_bytes,
         file_name=v.download_name,
         mime="application/zip",
         type="primary",
@@ -214,27 +282,38 @@ def _compare_on_file(v: ModelVersion, other: ModelVersion, name: str, raw: bytes
 
 
 def _versions_table(versions: list[ModelVersion]) -> None:
+    """Every version with its test scores and the change from the version before it (in points)."""
+    d_acc, d_f1 = version_deltas(versions, "accuracy"), version_deltas(versions, "macro_f1")
     rows = [
         {
             "version": v.name,
             "kind": v.manifest.get("kind"),
             "human answers": v.manifest.get("human_answers"),
             "accuracy": v.metrics.get("accuracy"),
+            "Δ accuracy": d_acc[i],
             "macro-F1": v.metrics.get("macro_f1"),
+            "Δ macro-F1": d_f1[i],
+            "test texts": v.test_n,
             "params": v.params,
             "zip": v.zip_path.name if v.zip_path else None,
         }
-        for v in versions
+        for i, v in enumerate(versions)
     ]
+    points = "%+.1f pts"
     st.dataframe(
         pd.DataFrame(rows),
         hide_index=True,
         width="stretch",
         column_config={
             "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+            "Δ accuracy": st.column_config.NumberColumn("Δ accuracy", format=points, help="vs the version below"),
             "macro-F1": st.column_config.NumberColumn("macro-F1", format="percent"),
+            "Δ macro-F1": st.column_config.NumberColumn("Δ macro-F1", format=points, help="vs the version below"),
             "params": st.column_config.NumberColumn("params", format="compact"),
         },
+    )
+    st.caption(
+        "Δ: change from the previous version in percentage points. Scores on different test sets do not compare."
     )
 
 
@@ -269,6 +348,8 @@ def render() -> None:
         st.warning(f"**Check these numbers:** {flag}", icon=":material/warning:")
     _download(v)
     _plots(v)
+    _per_class(v)
+    _mistakes(v)
     _ladder(v)
     _comparison(v)
     _try_it(v)
