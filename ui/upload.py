@@ -13,7 +13,9 @@ import csv
 import io
 import json
 import re
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from factory.errors import TaskError
@@ -22,6 +24,9 @@ from factory.readers import Fields, read_examples
 from factory.spec import TaskSpec, validate_task_name
 from factory.workspace import Workspace
 
+# The upload form's controls, as the page names them in its advice.
+REPLACE_CONTROL = "'Replace the existing task'"
+UNLABELED_CONTROL = "the 'Unlabeled set' under 'More files'"
 # A few-shot task's files are small; the whole EPRSTMT pool is ~3 MB.
 UPLOAD_MAX_BYTES = 50 * 1024 * 1024
 EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -126,20 +131,20 @@ def free_name(ws, stem: str) -> str:
     return f"{stem[:60]}-{i}"
 
 
-def name_taken(ws, name: str) -> TaskError | None:
-    """The error to show when ``name`` is already a task of ``ws``, in the page's words."""
+def name_taken(ws, name: str, can_replace: bool = True) -> TaskError | None:
+    """The error to show when ``name`` is already a task of ``ws``, in the page's words.
+
+    ``can_replace``: the form offers 'Replace the existing task' (uploads do, the bundled samples do not).
+    """
     try:
         if not ws.has_task(name):
             return None
     except TaskError:
         return None  # not a valid name at all: the name check reports that
-
-    return TaskError(
-        "a new task name",
-        f"a task called {name!r} already exists",
-        "type another name in 'Task name' (the existing task and its models stay as they are)",
-        where="task name",
-    )
+    fix = "type another name in 'Task name' (the existing task and its models stay as they are)"
+    if can_replace:
+        fix += f", or tick {REPLACE_CONTROL} to replace its data (its runs and models stay)"
+    return TaskError("a new task name", f"a task called {name!r} already exists", fix, where="task name")
 
 
 def guess(cols: list[str], names: tuple[str, ...]) -> str | None:
@@ -236,8 +241,12 @@ def create_from_uploads(
     language: str | None,
     text_name: str | None = None,
     prompt: str | None = None,
+    overwrite: bool = False,
 ) -> TaskSpec:
-    """Store the task through :func:`factory.intake.create_task`, exactly as the CLI does."""
+    """Store the task through :func:`factory.intake.create_task`, exactly as the CLI does.
+
+    ``overwrite`` replaces the data and settings of a task of that name (its runs and models stay).
+    """
     fmt = file_format(paths["train"].name)
     return create_task(
         name,
@@ -252,4 +261,110 @@ def create_from_uploads(
         workspace=ws,
         text_name=text_name,
         prompt=prompt,
+        overwrite=overwrite,
     )
+
+
+# -- page words ------------------------------------------------------------------
+# The library's messages are written for the command line ("pass --text-field NAME"); the Tasks page shows
+# the same errors and warnings, where a flag means nothing: the advice has to name the page's controls.
+# Every flag those messages can carry needs an entry here (tests/ui/test_page_words.py scans for new ones).
+PAGE_FLAGS: dict[str, str] = {
+    "--text-field": "'Text column'",
+    "--label-field": "'Label column'",
+    "--unlabeled": UNLABELED_CONTROL,
+    "--train": "'Gold examples'",
+    "--dev": "the 'Dev set' under 'More files'",
+    "--test": "the 'Test set' under 'More files'",
+    "--format": "the file type",
+    "--language": "'Language'",
+    # The page reads the label set from the gold file: there is no list to declare.
+    "--labels": "the labels in the gold file",
+    "--labels-file": "the labels in the gold file",
+    "--overwrite": REPLACE_CONTROL,
+    "--conflicts": "conflicting labels",
+    "--shots": "the number of gold examples per label",
+    "--workspace": "the workspace folder ($FACTORY_HOME)",
+}
+
+# Whole pieces of advice first: a sentence rewritten as a whole reads better than one with a flag swapped out.
+_PAGE_PHRASES: list[tuple[re.Pattern, str]] = [
+    (re.compile(p), r)
+    for p, r in (
+        (r"pass --text-field NAME|name the text field with --text-field", "pick the text column in 'Text column'"),
+        (r"pass --label-field NAME", "pick the label column in 'Label column'"),
+        (r"was the train file passed as --unlabeled\?", "was the gold file also uploaded as the 'Unlabeled set'?"),
+        (r"pass the unlabeled pool file as --unlabeled", f"upload the unlabeled pool as {UNLABELED_CONTROL}"),
+        (r"pass the file as --unlabeled", f"upload the file as {UNLABELED_CONTROL}"),
+        (r"pass --format csv, jsonl, fewclue, sst or banking", "upload a .csv, .tsv, .jsonl or .json file"),
+        (r"pass --format explicitly", "rename the file so that it ends in .csv, .tsv, .jsonl or .json"),
+        (r",? or --format in(?: \[[^\]]*\])?", ""),
+        (
+            r"pass --language zh or --language en, or leave it out to detect it",
+            "choose Chinese (zh) or English (en) in 'Language', or leave it at 'detect'",
+        ),
+        (r"pass --language zh or --language en", "choose Chinese (zh) or English (en) in 'Language'"),
+        (r"either --labels or --labels-file", "one set of labels"),
+        (r"add it to --labels / the labels file", "add gold examples of it to the gold file"),
+        (r"remove empty entries from --labels", "remove the empty labels from the file"),
+        (r"pick another name or pass --overwrite", f"type another name in 'Task name', or tick {REPLACE_CONTROL}"),
+        (
+            r"recreate it: `factory task create \S+ \.\.\. --overwrite`",
+            f"create it again on the 'New task' tab under the same name and tick {REPLACE_CONTROL}",
+        ),
+        (r"create it with `factory task create`", "create it on the 'New task' tab"),
+        (r"pass --conflicts drop to drop the later rows", "delete the later rows from the dev or test file"),
+        (r"--conflicts one of", "conflict handling one of"),
+        (r"pass --shots 5 or --shots 10", "use 5 or 10 gold examples per label"),
+        (r"pass --workspace a folder", "point $FACTORY_HOME at a folder and restart the app"),
+    )
+]
+# Then any flag left, on its own. Only known flags: an unknown "--x" may be part of the user's own text.
+_PAGE_FLAG = re.compile(
+    r"(?<![\w-])(pass )?(" + "|".join(re.escape(f) for f in sorted(PAGE_FLAGS, key=len, reverse=True)) + r")"
+    r"(?![\w-])( NAME)?"
+)
+
+
+def page_fix(message: str) -> str:
+    """``message`` with its command-line advice (``--text-field NAME``, ``--overwrite``…) in the page's words."""
+    for pattern, words in _PAGE_PHRASES:
+        message = pattern.sub(words, message)
+    return _PAGE_FLAG.sub(lambda m: ("use " if m[1] else "") + PAGE_FLAGS[m[2]], message)
+
+
+def page_error(err: BaseException) -> BaseException:
+    """A :class:`TaskError` as the page shows it: expected, where and fix in page words (what was found is the
+    user's data, left as it is); any other error unchanged."""
+    if not isinstance(err, TaskError):
+        return err
+    where = page_fix(err.where) if err.where else err.where
+    return TaskError(page_fix(err.expected), err.found, page_fix(err.fix), where=where)
+
+
+def page_warning(warning: dict) -> dict:
+    """A :mod:`factory.datacheck` warning with its message and fix in page words."""
+    return {**warning, "message": page_fix(warning["message"]), "fix": page_fix(warning["fix"])}
+
+
+def when(stamp: str | None, now: float | None = None) -> str:
+    """A stored ``%Y-%m-%dT%H:%M:%S%z`` time as people say it: ``just now``, ``3 h ago``, ``on 4 Mar 2025``."""
+    if not stamp:
+        return "at an unknown time"
+    try:
+        t = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except (TypeError, ValueError):
+        return f"on {stamp}"
+    age = (time.time() if now is None else now) - t
+    if age < 60:
+        return "just now"  # also a clock a little behind the writer's: not "in 2 s"
+    if age < 3600:
+        return f"{int(age // 60)} min ago"
+    if age < 86400:
+        return f"{int(age // 3600)} h ago"
+    if age < 7 * 86400:
+        days = int(age // 86400)
+        return f"{days} day{'s' if days > 1 else ''} ago"
+    # Older than a week, a date says more than "23 days ago".
+    day = datetime.fromtimestamp(t, timezone.utc)
+    return f"on {day.day} {day:%b %Y}"

@@ -41,7 +41,7 @@ def test_upload_good_csv_maps_columns_previews_and_creates_task(app, workspace, 
     assert any("All checks passed" in s.value for s in at.success)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Gold"] == "32" and metrics["Labels"] == "2"
-    counts = at.dataframe[0].value
+    counts = at.table[0].value
     assert counts.loc["Positive", "gold"] == sum(e.label == "Positive" for e in eprstmt_spec.gold)
     assert workspace.list_tasks() == []  # preview writes nothing
     at.button(key="create-up").click().run()
@@ -103,7 +103,7 @@ def test_bundled_sample_creates_fewclue_task(app, workspace):
     assert json.loads((workspace.task_dir("shop") / "intake.json").read_text())["fmt"] == "fewclue"
     # The new task is listed and selected for the other pages.
     assert app.session_state["task"] == "shop"
-    assert "shop" in app.dataframe[-1].value["task"].tolist()
+    assert "shop" in [s.value for s in app.subheader]
 
 
 def test_duplicate_task_name_is_reported_not_overwritten(app, workspace):
@@ -199,8 +199,125 @@ def test_a_task_with_a_truncated_task_json_is_listed_as_broken_and_the_page_stil
     meta.write_text(meta.read_text()[:25])  # a write cut short
     at = app.run()
     assert not at.exception, [e.value for e in at.exception]
-    rows = at.dataframe[-1].value.set_index("task")
-    assert rows.loc["fine", "status"] == "ok" and rows.loc["fine", "gold"] == 8
-    assert rows.loc["damaged", "status"] == "broken" and "task.json" in rows.loc["damaged", "problem"]
-    assert any("damaged" in e.value and "broken" in e.value and "--overwrite" in e.value for e in at.error)
+    assert [s.value for s in at.subheader] == ["damaged", "fine"]
+    assert any("8 gold" in c.value for c in at.caption)
+    assert any(m.value.startswith(":red-badge[") and "broken" in m.value for m in at.markdown)
+    assert not any(b.key.endswith("-damaged") for b in at.button if b.key)  # a broken task offers no Run
+    (banner,) = [e.value for e in at.error if "damaged" in e.value]
+    assert "broken" in banner and "task.json" in banner
+    # The fix names the page's control, not the command line's flag.
+    assert "tick 'Replace the existing task'" in banner and "--overwrite" not in banner
     assert at.selectbox(key="check-task").options == ["fine"]  # data checks only offer tasks that load
+
+
+# -- page words, the task list, the pool -------------------------------------------
+
+
+def _two_label_task(workspace, name: str, labels=("A", "B"), pool: int = 0):
+    from factory.spec import Example, Label, TaskSpec
+
+    gold = [Example(f"{lab} text {i}", lab, f"l{j}-{i}") for j, lab in enumerate(labels) for i in range(4)]
+    unlabeled = [Example(f"pool text {i}", None, f"u{i}") for i in range(pool)]
+    labs = [Label(lab, lab) for lab in labels]
+    workspace.save_task(TaskSpec(name, "en", labs, gold, unlabeled=unlabeled))
+
+
+def _created_ago(workspace, name: str, seconds: float) -> None:
+    import time
+
+    path = workspace.task_dir(name) / "task.json"
+    meta = json.loads(path.read_text())
+    meta["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() - seconds))
+    path.write_text(json.dumps(meta))
+
+
+def test_reader_errors_on_the_page_give_the_fix_in_page_words_not_flags(app, workspace):
+    import re
+
+    body = '{"sentence": "good", "label": "pos"}\n{"text": "bad", "label": "neg"}\n'
+    at = _upload(app, "up-train", "mixed.jsonl", body.encode(), "application/json")
+    at.selectbox(key="map-text").set_value("sentence").run()
+    text = "\n".join(_errors(at))
+    assert "mixed.jsonl line 2" in text
+    assert "pick the text column in 'Text column'" in text
+    assert not re.search(r"--[a-z]", text)
+
+
+def test_data_warnings_in_the_upload_preview_name_the_page_controls_not_flags(app, workspace, gold_csv):
+    at = _upload(app, "up-train", "reviews.csv", gold_csv)
+    # The gold file uploaded again as the pool: the warning used to say "passed as --unlabeled".
+    at.file_uploader(key="up-unlabeled").set_value(("reviews.csv", gold_csv, "text/csv"))
+    at.selectbox(key="map-label").set_value("sentiment").run()
+    warnings = " ".join(w.value for w in at.warning)
+    assert "was the gold file also uploaded as the 'Unlabeled set'?" in warnings
+    assert "'Unlabeled set' under 'More files'" in warnings
+    assert "--unlabeled" not in warnings
+
+
+def test_upload_preview_warns_when_there_is_no_unlabeled_pool(app, workspace, gold_csv, eprstmt_spec):
+    at = _upload(app, "up-train", "reviews.csv", gold_csv)
+    at.selectbox(key="map-label").set_value("sentiment").run()
+    assert any(w.value.startswith("No unlabeled pool:") and "can't ask questions" in w.value for w in at.warning)
+    pool = _csv([{"review": e.text} for e in eprstmt_spec.unlabeled[:50]], ["review"])
+    at = _upload(at, "up-unlabeled", "pool.csv", pool)
+    assert not _errors(at)
+    assert not any("No unlabeled pool" in w.value for w in at.warning)
+
+
+def test_upload_preview_shows_each_label_name_in_full(app, workspace):
+    long = "a label name long enough that a dataframe cell would cut it off somewhere in the middle of it"
+    rows = [{"text": f"text {i}", "label": long if i % 2 else "short"} for i in range(16)]
+    at = _upload(app, "up-train", "long.csv", _csv(rows, ["text", "label"]))
+    counts = at.table[0].value
+    assert counts.loc[long, "name"] == long and counts.loc[long, "gold"] == 8
+
+
+def test_task_list_shows_full_label_names_when_it_was_created_and_a_missing_pool(app, workspace):
+    long = "a label name long enough to wrap onto a second line in the task list card of the page"
+    _two_label_task(workspace, "nopool", labels=(long, "short one"))
+    _two_label_task(workspace, "pooled", pool=5)
+    _created_ago(workspace, "nopool", 3 * 3600 + 60)
+    _created_ago(workspace, "pooled", 30 * 86400)
+    at = app.run()
+    assert not at.exception
+    assert any(m.value == f"**Labels (2):** {long} · short one" for m in at.markdown)
+    captions = [c.value for c in at.caption]
+    assert any("8 gold" in c and "created 3 h ago" in c for c in captions)
+    assert any("5 unlabeled" in c and "created on " in c and "ago" not in c for c in captions)
+    (no_pool,) = [w.value for w in at.warning if w.value.startswith("No pool:")]  # only the task without one
+    assert "can't ask questions or learn from unlabeled texts" in no_pool and "add one" in no_pool
+
+
+@pytest.mark.parametrize(
+    "action,page,title", [("Run", "runs", "Runs"), ("Label", "label", "Label"), ("Models", "models", "Models")]
+)
+def test_a_task_s_action_opens_that_page_with_the_task_selected(app, workspace, monkeypatch, action, page, title):
+    # No services: each page then says how to start them, which is all this test needs to see.
+    for var in ("PREFECT_API_URL", "FACTORY_LS_URL", "FACTORY_LS_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    for name in ("first", "second"):
+        _two_label_task(workspace, name)
+    at = app.run()
+    (button,) = [b for b in at.button if b.key == f"go-{page}-second"]
+    assert button.label == action
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["task"] == "second"
+    assert at.title[0].value == title
+    assert at.selectbox(key="picker-task").value == "second"  # not the first task, the picker's default
+
+
+def test_replace_the_existing_task_recreates_a_broken_task_from_the_page(app, workspace, gold_csv):
+    _two_label_task(workspace, "reviews")
+    meta = workspace.task_dir("reviews") / "task.json"
+    meta.write_text(meta.read_text()[:25])
+    at = _upload(app, "up-train", "reviews.csv", gold_csv)
+    at.selectbox(key="map-label").set_value("sentiment").run()
+    at.text_input(key="name-up").set_value("reviews").run()
+    assert any("already exists" in e for e in _errors(at))
+    at.checkbox(key="replace-up").check().run()
+    assert not any("already exists" in e for e in _errors(at))
+    at.button(key="create-up").click().run()
+    assert not at.exception
+    assert workspace.broken_tasks() == {}
+    assert len(workspace.load_task("reviews").gold) == 32

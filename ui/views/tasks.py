@@ -17,6 +17,7 @@ from ui.samples import SAMPLES, create_sample
 from ui.upload import (
     LABEL_GUESSES,
     TEXT_GUESSES,
+    UNLABELED_CONTROL,
     UPLOAD_MAX_BYTES,
     Upload,
     check_uploads,
@@ -26,10 +27,26 @@ from ui.upload import (
     free_name,
     guess,
     name_taken,
+    page_error,
+    page_fix,
+    page_warning,
+    when,
 )
 
 LANG_CHOICES = {"detect": None, "Chinese (zh)": "zh", "English (en)": "en"}
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "json"]
+NO_POOL = "the factory can't ask questions or learn from unlabeled texts"
+# The pages a task's actions open (ui/app.py's navigation), by button.
+TASK_ACTIONS = {
+    "Run": ("runs", ":material/play_circle:"),
+    "Label": ("label", ":material/label:"),
+    "Models": ("models", ":material/deployed_code:"),
+}
+
+
+def _warn(w: dict) -> None:
+    w = page_warning(w)
+    st.warning(f"{w['message']}. **Fix:** {w['fix']}", icon=":material/warning:")
 
 
 def preview(spec: TaskSpec) -> None:
@@ -39,7 +56,13 @@ def preview(spec: TaskSpec) -> None:
     info = summary(spec)
     c = info["counts"]
     for w in resolve_conflicts(spec, "warn")[1] + data_warnings(spec):  # never blocking: what to look at, and the fix
-        st.warning(f"{w['message']}. **Fix:** {w['fix']}", icon=":material/warning:")
+        _warn(w)
+    if not spec.unlabeled:
+        st.warning(
+            f"No unlabeled pool: {NO_POOL}. **Fix:** add one as {UNLABELED_CONTROL}: texts like the gold ones, "
+            "without labels (hundreds to a few thousand).",
+            icon=":material/inventory_2:",
+        )
     cols = st.columns(5)
     cols[0].metric("Labels", c["labels"], border=True)
     cols[1].metric("Gold", c["gold"], border=True, help="labeled few-shot examples")
@@ -54,7 +77,7 @@ def preview(spec: TaskSpec) -> None:
     counts.insert(0, "name", [lab.name for lab in spec.labels])
     left, right = st.columns([2, 3])
     left.markdown("**Examples per label**")
-    left.dataframe(counts, width="stretch")
+    left.table(counts)  # a table wraps long label names where a dataframe cell would cut them
     right.markdown("**First gold examples**")
     right.dataframe(
         pd.DataFrame([{"text": e.text, "label": e.label} for e in spec.gold[:20]]), width="stretch", hide_index=True
@@ -70,6 +93,7 @@ FORM_KEYS = (
     "lang-up",
     "text-name-up",
     "prompt-up",
+    "replace-up",
 )
 
 
@@ -93,7 +117,8 @@ def from_upload(ws) -> None:
         "Gold examples — labeled, a dozen or more per class",
         type=UPLOAD_TYPES,
         key=_key("up-train"),
-        help=f"CSV with a header row or JSON lines; at most {human_size(UPLOAD_MAX_BYTES)}. Nothing in the file is executed.",
+        help=f"CSV with a header row or JSON lines; at most {human_size(UPLOAD_MAX_BYTES)}. "
+        "Nothing in the file is executed.",
     )
     with st.expander("More files (optional): dev, test, unlabeled pool"):
         extra = {
@@ -102,7 +127,8 @@ def from_upload(ws) -> None:
         }
     if gold is None:
         st.info(
-            'Upload a CSV (columns such as `text,label`) or a JSON-lines file (`{"text": …, "label": …}` per line) to start.',
+            "Upload a CSV (columns such as `text,label`) or a JSON-lines file "
+            '(`{"text": …, "label": …}` per line) to start.',
             icon=":material/upload:",
         )
         return
@@ -144,10 +170,15 @@ def from_upload(ws) -> None:
             name, uploads, text_field, label_field, Path(tmp), language=lang, text_name=text_name, prompt=prompt
         )
         taken = name_taken(ws, name)
-        if taken is not None:
+        replace = taken is not None and st.checkbox(
+            "Replace the existing task",
+            key="replace-up",
+            help=f"task {name!r} gets these files' data and settings; its runs and models stay",
+        )
+        if taken is not None and not replace:
             checked.errors.insert(0, taken)
         if checked.errors:
-            show_errors(checked.errors, "The task cannot be created yet")
+            show_errors([page_error(e) for e in checked.errors], "The task cannot be created yet")
             st.button(
                 "Create task",
                 type="primary",
@@ -160,9 +191,19 @@ def from_upload(ws) -> None:
         preview(checked.spec)
         if st.button("Create task", type="primary", key="create-up", icon=":material/add_task:"):
             try:
-                create_from_uploads(ws, name, paths, text_field, label_field, lang, text_name=text_name, prompt=prompt)
+                create_from_uploads(
+                    ws,
+                    name,
+                    paths,
+                    text_field,
+                    label_field,
+                    lang,
+                    text_name=text_name,
+                    prompt=prompt,
+                    overwrite=replace,
+                )
             except TaskError as e:
-                show_errors([e], "The task was not created")
+                show_errors([page_error(e)], "The task was not created")
                 return
             _created(name)
             st.rerun()
@@ -178,50 +219,85 @@ def from_sample(ws) -> None:
     )
     pool = c3.toggle("Include the unlabeled pool", value=True, key="sample-pool")
     if st.button("Create task", type="primary", key="create-sample", icon=":material/add_task:"):
+        # Checked here so that the advice fits this form, which has no 'Replace the existing task'.
+        taken = name_taken(ws, name, can_replace=False)
+        if taken is not None:
+            show_errors([taken], "The task was not created")
+            return
         try:
             with st.spinner("Reading and checking the sample…"):
                 create_sample(ws, key, name, split=split, with_pool=pool)
         except TaskError as e:
-            show_errors([e], "The task was not created")
+            show_errors([page_error(e)], "The task was not created")
             return
         _created(name)
         st.rerun()
 
 
+def _md(text: str) -> str:
+    """``text`` shown literally in markdown: label names are the user's, and may hold ``*``, ``_`` or ``[``."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>$:])", r"\\\1", text)
+
+
+def _label_text(label: dict) -> str:
+    """A stored label by its full name, with its id beside it when the file used another one ("故事 (100)")."""
+    lid = str(label.get("id"))
+    name = str(label.get("name") or lid)
+    return name if name == lid else f"{name} ({lid})"
+
+
+def _open_page(name: str, page: str) -> None:
+    """Select task ``name`` for the other pages (their task picker reads it) and switch to ``page``."""
+    st.session_state[TASK_KEY] = name
+    st.switch_page(f"views/{page}.py")
+
+
+def _task_card(ws, name: str) -> None:
+    """One stored task: its counts, every label name in full, when it was made, a missing pool, and its actions."""
+    meta = ws.task_meta(name)
+    c = meta.get("counts", {})
+    labels = meta.get("labels", [])
+    models = len(ws.model_versions(name))
+    with st.container(border=True):
+        info, actions = st.columns([4, 1])
+        info.subheader(name, anchor=False)
+        info.caption(
+            f"{meta.get('language')} · {c.get('gold', 0)} gold · {c.get('dev', 0)} dev · {c.get('test', 0)} test · "
+            f"{c.get('unlabeled', 0):,} unlabeled · {models} model{'s' if models != 1 else ''} · "
+            f"created {when(meta.get('created'))}",
+            help=meta.get("created"),
+        )
+        info.markdown(f"**Labels ({len(labels)}):** " + " · ".join(_md(_label_text(lab)) for lab in labels))
+        if not c.get("unlabeled"):
+            info.warning(
+                f"No pool: {NO_POOL} — add one: create the task again with {UNLABELED_CONTROL} "
+                "and tick 'Replace the existing task'.",
+                icon=":material/inventory_2:",
+            )
+        for title, (page, icon) in TASK_ACTIONS.items():
+            if actions.button(title, key=f"go-{page}-{name}", icon=icon, width="stretch"):
+                _open_page(name, page)
+
+
 def task_table(ws) -> None:
-    """Every task folder as a row; one whose files are damaged is marked broken with the reason, not left out."""
+    """Every task folder as a card; one whose files are damaged is marked broken with the reason, not left out."""
     # broken_tasks() loads each task fully, so a damaged task.json or data file shows here rather than
     # breaking the whole page (or a later run).
     broken = ws.broken_tasks()
-    rows = []
-    for name in sorted(set(ws.list_tasks()) | set(broken)):
-        if name in broken:
-            rows.append({"task": name, "status": "broken", "problem": broken[name]})
-            continue
-        meta = ws.task_meta(name)
-        c = meta.get("counts", {})
-        rows.append(
-            {
-                "task": name,
-                "status": "ok",
-                "language": meta.get("language"),
-                "labels": len(meta.get("labels", [])),
-                "gold": c.get("gold"),
-                "dev": c.get("dev"),
-                "test": c.get("test"),
-                "unlabeled": c.get("unlabeled"),
-                "models": len(ws.model_versions(name)),
-                "created": meta.get("created"),
-                "problem": "",
-            }
-        )
-    if not rows:
+    names = sorted(set(ws.list_tasks()) | set(broken))
+    if not names:
         st.info("No tasks yet: create the first one in the **New task** tab.", icon=":material/inbox:")
         return
     for name, reason in sorted(broken.items()):
-        st.error(f"Task **{name}** is broken and cannot be run: {reason}", icon=":material/error:")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    _data_checks(ws, [r["task"] for r in rows if r["status"] == "ok"])
+        st.error(f"Task **{name}** is broken and cannot be run: {page_fix(reason)}", icon=":material/error:")
+    for name in names:
+        if name in broken:
+            with st.container(border=True):
+                st.subheader(name, anchor=False)
+                st.badge("broken: cannot be run (see above)", icon=":material/error:", color="red")
+        else:
+            _task_card(ws, name)
+    _data_checks(ws, [n for n in names if n not in broken])
 
 
 def _data_checks(ws, names: list[str]) -> None:
@@ -234,13 +310,13 @@ def _data_checks(ws, names: list[str]) -> None:
     try:
         spec = ws.load_task(name)
     except TaskError as e:
-        st.error(str(e))
+        st.error(page_fix(str(e)))
         return
     warnings = resolve_conflicts(spec, "warn")[1] + data_warnings(spec)
     if not warnings:
         st.success(f"No data warnings for **{name}**.", icon=":material/check:")
     for w in warnings:
-        st.warning(f"{w['message']}. **Fix:** {w['fix']}", icon=":material/warning:")
+        _warn(w)
 
 
 def render() -> None:
