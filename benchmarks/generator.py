@@ -24,6 +24,7 @@ from pathlib import Path
 from benchmarks.record import result_row
 from benchmarks.tasks import TEXT_NAMES, template, with_verbalizers
 from factory.spec import TaskSpec
+from recipe.steps import seeded_cap
 
 
 @dataclass
@@ -85,8 +86,8 @@ def run(
     per_label = b.per_label if not (quick and len(spec.labels) > 4) else QUICK_MANY_LABELS
     rng = random.Random(seed)
     test = list(spec.test)
-    if b.test and len(test) > b.test:  # seeded sample, as in the full benchmark
-        test = random.Random(seed + 2).sample(test, b.test)
+    if b.test:  # the recipe's stratified seeded sample, as in the full benchmark
+        test = seeded_cap(test, b.test, seed + 2)
     pool = list(spec.unlabeled)
     rng.shuffle(pool)
     spec_run = replace(spec, unlabeled=pool[: b.pool])

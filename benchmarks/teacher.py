@@ -9,7 +9,6 @@ test set only (adapting is reported as ``adapt_seconds``).
 from __future__ import annotations
 
 import gc
-import random
 import time
 from dataclasses import replace
 
@@ -19,6 +18,7 @@ from sklearn.metrics import f1_score
 from benchmarks.record import result_row
 from benchmarks.tasks import template, with_verbalizers
 from factory.spec import TaskSpec
+from recipe.steps import seeded_cap
 from teacher import TeacherConfig, adapt
 from teacher.calibration import expected_calibration_error
 
@@ -61,13 +61,9 @@ def run(spec: TaskSpec, *, quick: bool, seed: int) -> list[dict]:
     spec = with_verbalizers(spec)
     if quick:
         # Seeded samples, not heads: some benchmark files are sorted by label.
-        test = (
-            random.Random(seed + 2).sample(list(spec.test), QUICK_TEST)
-            if len(spec.test) > QUICK_TEST
-            else list(spec.test)
+        spec = replace(
+            spec, test=seeded_cap(spec.test, QUICK_TEST, seed + 2), dev=seeded_cap(spec.dev, QUICK_DEV, seed + 1)
         )
-        dev = random.Random(seed + 1).sample(list(spec.dev), QUICK_DEV) if len(spec.dev) > QUICK_DEV else list(spec.dev)
-        spec = replace(spec, test=test, dev=dev)
     texts = [e.text for e in spec.test]
     y = np.array([spec.label_index(e.label) for e in spec.test])
     rows = []

@@ -171,7 +171,11 @@ def measure_parity(
 
     ``_fp32_labels``: a dict this call fills with (and later calls reuse) fp32's labels, for several int8 files.
     """
-    held = spec.dev[:PARITY_TEXTS]
+    from factory.sampling import stratified_indices
+
+    # A stratified seeded sample, not a head: some dev files are sorted by label.
+    keep = stratified_indices([e.label for e in spec.dev], PARITY_TEXTS, 0) if len(spec.dev) > PARITY_TEXTS else None
+    held = [spec.dev[i] for i in keep] if keep is not None else list(spec.dev)
     # Agreement needs no labels: pool texts top up a small dev set (EPRSTMT has 32), where one flip is 3 %.
     texts = [e.text for e in held] + [e.text for e in spec.unlabeled[: max(PARITY_TEXTS - len(held), 0)]]
     texts = texts or [e.text for e in spec.gold[:PARITY_TEXTS]]
