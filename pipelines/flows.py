@@ -3,7 +3,9 @@
 Flows only wire tasks together; every task calls one library function. Both
 training flows work in a pipeline run directory from :mod:`pipelines.runs`, so
 running one again after a crash picks up the finished tasks from Prefect's
-result cache and continues where it stopped.
+result cache and continues where it stopped. The flow run takes that
+directory's name (``pipeline-production-3``) however it was started, so Prefect,
+the Runs page and the published version all say the same run.
 """
 
 from __future__ import annotations
@@ -81,8 +83,7 @@ def production(task_name: str, config: dict | None = None, resume: bool = True) 
     """Task in, model out: teacher + generator in parallel, labels, questions to humans, student, artifact."""
     logger = get_run_logger()
     cfg = _config(config)
-    ws = Workspace()
-    rdir = runs.open_run(ws, task_name, "production", cfg, resume=resume)
+    rdir = Path(t.open_run(task_name, "production", cfg, resume))
     logger.info("pipeline run %s", rdir)
     spec_path = t.intake(task_name, cfg, str(rdir))
     teacher_f = t.adapt_teacher.submit(spec_path, cfg["teacher"], str(rdir / "teacher"))
@@ -109,7 +110,7 @@ def iteration(task_name: str, config: dict | None = None, resume: bool = True) -
     logger = get_run_logger()
     cfg = _config(config)
     ws = Workspace()
-    rdir = runs.open_run(ws, task_name, "iteration", cfg, resume=resume)
+    rdir = Path(t.open_run(task_name, "iteration", cfg, resume))
     snap = rdir / "answers.jsonl"
     # The answers are frozen at the run's start, so a resumed run trains on the same gold.
     answers = read_jsonl(snap) if snap.is_file() else t.pull_answers(task_name)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import task
-from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect import get_run_logger, task
+from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
 
 from factory.atomic import atomic_write_json, read_jsonl
 from factory.workspace import Workspace
-from pipelines import labelstudio, queue
+from pipelines import labelstudio, queue, runs
 from pipelines.config import PipelineConfig
 from recipe import steps
 from recipe.config import check_stages
@@ -161,3 +161,19 @@ def publish(task_name: str, export_dir: str, extra: dict) -> str:
 def run_report(run_dir: str) -> dict:
     """``recipe.steps.report``: seconds per step of this run, for the published version's record."""
     return steps.report(run_dir)
+
+
+@task(name="open-run", cache_policy=NO_CACHE)
+def open_run(task_name: str, kind: str, config: dict, resume: bool = True) -> str:
+    """``runs.open_run`` for the current flow run, which takes the run directory's name (``pipeline-<kind>-<n>``).
+
+    One name everywhere: the ledger, the published manifest's ``run``, the Runs page and Prefect. The ledger
+    records the flow run's id, so the Runs page joins it with Prefect's record.
+    """
+    from prefect.runtime import flow_run
+
+    flow_run_id = flow_run.get_id()
+    rdir = runs.open_run(Workspace(), task_name, kind, config, resume=resume, flow_run_id=flow_run_id)
+    if flow_run_id is not None and not runs.name_flow_run(flow_run_id, rdir.name):
+        get_run_logger().warning("could not rename flow run %s to %s; the run goes on", flow_run_id, rdir.name)
+    return str(rdir)

@@ -19,6 +19,8 @@ from factory.atomic import atomic_write_json, atomic_write_jsonl, read_jsonl
 from factory.spec import Example, TaskSpec
 
 STEP_FILE = "step.json"
+PROGRESS_FILE = "progress.json"
+LABEL_CHUNK = 256  # texts per teacher call in label_texts: small enough for progress every minute or so
 
 
 def load_spec(spec_path: str | Path) -> TaskSpec:
@@ -31,6 +33,29 @@ def _step(name: str, out_dir: str | Path, info: dict):
     t0 = time.perf_counter()
     yield info
     atomic_write_json(Path(out_dir) / STEP_FILE, {"step": name, "seconds": round(time.perf_counter() - t0, 2), **info})
+
+
+def report_progress(
+    out_dir: str | Path,
+    step: str,
+    done: int,
+    total: int,
+    unit: str,
+    *,
+    started: float | None = None,
+    eta_s: float | None = None,
+    **extra,
+) -> Path:
+    """Write ``progress.json`` in ``out_dir``: how far a long step is (``done`` of ``total`` ``unit``), for Runs.
+
+    ``eta_s`` (seconds left) is estimated from ``started`` (a ``time.time()``) when not given. The file is replaced
+    atomically, so a reader never sees half of it.
+    """
+    now = time.time()
+    if eta_s is None and started is not None and done > 0:
+        eta_s = (now - started) / done * max(total - done, 0)
+    rec = {"step": step, "done": done, "total": total, "unit": unit, "eta_s": eta_s, "updated": now, **extra}
+    return atomic_write_json(Path(out_dir) / PROGRESS_FILE, rec)
 
 
 def seeded_cap(rows: list, cap: int | None, seed: int) -> list:
@@ -119,8 +144,14 @@ def label_texts(teacher_dir: str, spec_path: str, sample_paths: list[str], out_d
         samples = [r for p in sample_paths if Path(p).is_file() for r in read_jsonl(p)]
         pool = [e.text for e in spec.unlabeled]
         labeler = load_labeler(teacher_dir)
-        res = labeler.label(pool + [s["text"] for s in samples], progress=False)
-        probs = res.probs.tolist()
+        texts = pool + [s["text"] for s in samples]
+        # In chunks, so the Runs page can say how far labeling is; members score texts independently, so the
+        # probabilities are those of one call (up to float noise from different batching).
+        probs, started = [], time.time()
+        report_progress(out_dir, "teacher-label", 0, len(texts), "texts", started=started)
+        for i in range(0, len(texts), LABEL_CHUNK):
+            probs += labeler.label(texts[i : i + LABEL_CHUNK], progress=False).probs.tolist()
+            report_progress(out_dir, "teacher-label", len(probs), len(texts), "texts", started=started)
         out = Path(out_dir)
         # Gold and dev vectors too: :func:`decide_synthesis` tests the samples on dev with them.
         emb_texts = pool + [s["text"] for s in samples] + [e.text for e in spec.gold + spec.dev]

@@ -88,3 +88,28 @@ def test_run_states_keep_finished_runs_behind_a_wall_of_scheduled_sync_runs(pref
     states = deployments.flow_run_states(limit=10)
     assert any(s["id"] == str(done.id) and s["state"] == "COMPLETED" and s["flow"] == "sync-queues" for s in states)
     assert all(s["state"] != "SCHEDULED" for s in states if s["flow"] == "sync-queues")
+
+
+def test_flow_called_directly_takes_its_ledger_run_name_and_keeps_it_when_resumed(
+    prefect_api, workspace, eprstmt_small
+):
+    """`factory run` calls the flow without a deployment: Prefect's run still carries the run folder's name."""
+    from prefect.client.orchestration import get_client
+    from prefect.logging.handlers import APILogWorker
+
+    from pipelines import runs
+    from pipelines.config import PipelineConfig
+    from pipelines.flows import production
+
+    workspace.save_task(replace(eprstmt_small, name="named"))
+    cfg = {**PipelineConfig.tiny().to_dict(), "student": {"epochs": 0}}  # fails at intake, right after open-run
+    for _ in range(2):
+        with pytest.raises(Exception, match="epochs"):
+            production(task_name="named", config=cfg)
+    APILogWorker.drain_all(timeout=10)  # the flow's last log lines, while the session's server is up
+    (ledger,) = runs.task_runs(workspace, "named")  # the second call resumed the unfinished run
+    assert ledger["name"] == "pipeline-production-1" and len(ledger["flow_run_ids"]) == 2
+    assert ledger["flow_run_id"] == ledger["flow_run_ids"][-1]
+    with get_client(sync_client=True) as c:
+        names = {c.read_flow_run(i).name for i in ledger["flow_run_ids"]}
+    assert names == {"pipeline-production-1"}
