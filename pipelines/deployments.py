@@ -1,11 +1,11 @@
 """Deployments of the factory's flows, served locally, and a small client for the UI.
 
-``python -m pipelines.deployments [--config tiny.json] [--sync-interval 60]``
+``python -m pipelines.deployments [--config tiny.json] [--sync-interval 300]``
 serves three deployments from one process (this is what `factory up` starts):
 
 - ``production/production`` — parameters ``task_name``, ``config``;
 - ``iteration/iteration`` — the same, started by the water-level trigger;
-- ``sync-queues/sync-queues`` — on an interval: pull answers, emit the event.
+- ``sync-queues/sync-queues`` — on an interval: pull answers where questions are open, emit the event.
 
 Client API (needs ``PREFECT_API_URL``, which `factory up` writes down):
 :func:`start_production_run` and :func:`flow_run_states`.
@@ -22,9 +22,12 @@ PRODUCTION = "production/production"
 ITERATION = "iteration/iteration"
 SYNC = "sync-queues/sync-queues"
 DEPLOYMENTS = (PRODUCTION, ITERATION, SYNC)
+# Seconds between queue syncs. Answers given in the UI move the gauge at once (they are mirrored), so the
+# sync only confirms them and announces the water level; a run every minute mostly filled Prefect's run list.
+SYNC_INTERVAL = 300.0
 
 
-def build(config: dict | None = None, sync_interval: float = 60.0) -> list:
+def build(config: dict | None = None, sync_interval: float = SYNC_INTERVAL) -> list:
     """The three runner deployments; ``config`` becomes the default ``PipelineConfig`` of both training flows."""
     from prefect.deployments.runner import EntrypointType
 
@@ -48,13 +51,13 @@ def build(config: dict | None = None, sync_interval: float = 60.0) -> list:
         sync_queues.to_deployment(
             "sync-queues",
             interval=sync_interval,
-            description="Pull human answers; emit the water-level event.",
+            description="Pull human answers of tasks with open questions; emit the water-level event.",
             **common,
         ),
     ]
 
 
-def serve_all(config: dict | None = None, sync_interval: float = 60.0, limit: int | None = 2) -> None:
+def serve_all(config: dict | None = None, sync_interval: float = SYNC_INTERVAL, limit: int | None = 2) -> None:
     """Serve the deployments until interrupted (runs execute as subprocesses of this one)."""
     from prefect import serve
 
@@ -139,7 +142,7 @@ def flow_run_states(task_name: str | None = None, flow_run_ids: list[str] | None
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Serve the model factory's Prefect deployments.")
     ap.add_argument("--config", help="PipelineConfig JSON used as the flows' default config")
-    ap.add_argument("--sync-interval", type=float, default=60.0, help="seconds between answer pulls")
+    ap.add_argument("--sync-interval", type=float, default=SYNC_INTERVAL, help="seconds between answer pulls")
     ap.add_argument("--limit", type=int, default=2, help="flow runs executed at once")
     args = ap.parse_args(argv)
     config = json.loads(Path(args.config).read_text(encoding="utf-8")) if args.config else None

@@ -17,7 +17,7 @@ from prefect.task_runners import ProcessPoolTaskRunner
 
 from factory.atomic import atomic_write_jsonl, read_jsonl
 from factory.workspace import Workspace
-from pipelines import queue, runs, waterlevel
+from pipelines import queue, runs
 from pipelines import tasks as t
 from pipelines.config import PipelineConfig
 
@@ -140,14 +140,14 @@ def iteration(task_name: str, config: dict | None = None, resume: bool = True) -
 
 @flow(name="sync-queues", log_prints=True)
 def sync_queues(task_names: list[str] | None = None) -> dict:
-    """Pull answers for tasks with a queue and emit the water-level event where it is reached."""
-    ws = Workspace()
-    # Only tasks with a published model: an iteration improves on a production run.
-    names = task_names or [
-        n for n in ws.list_tasks() if (ws.queue_dir(n) / queue.PUSHED).is_file() and ws.model_versions(n)
-    ]
+    """Pull answers of tasks with open questions and emit the water-level event where it is reached.
+
+    Without ``task_names`` the tasks come from :func:`pipelines.queue.tasks_to_sync` (workspace files only):
+    an idle run, with no question open anywhere, makes that one check and never contacts Label Studio.
+    """
+    names = task_names or list(t.queues_to_sync())
     status = {}
     for name in names:
         t.pull_answers(name)
-        status[name] = waterlevel.check_and_emit(name, ws)
+        status[name] = t.check_water_level(name)
     return status

@@ -118,3 +118,36 @@ def water_level(task: str, ws: Workspace | None = None) -> dict:
         "reached": new >= level,
         "announced": emitted is not None and emitted >= int(state["consumed"]) + level,
     }
+
+
+def open_questions(ws: Workspace, task: str) -> int:
+    """How many pushed questions have no answer (a label or "unclear") in the workspace mirror yet."""
+    answered = {r["factory_id"] for r in read_answers(ws, task)}
+    return sum(1 for r in read_pushed(ws, task) if r["factory_id"] not in answered)
+
+
+def tasks_to_sync(ws: Workspace) -> dict[str, str]:
+    """Tasks the queue sync should pull now, with the reason; decided from workspace files alone.
+
+    A task needs a published model (an iteration improves on a production run) and either open questions
+    (``"open questions"``: pushed, not answered in the mirror) or a water level that is reached but not yet
+    announced (``"water level"``: answers given in the UI are mirrored at once, so the last open question can
+    close with the event still owed). Every other task is idle: each question it asked has an answer in the
+    mirror (one deleted in Label Studio itself shows up at the task's next pull). A task whose queue files are
+    damaged is logged and left out, so one broken task never stops the sync of the others.
+    """
+    out = {}
+    for name in ws.list_tasks():
+        if not (ws.queue_dir(name) / PUSHED).is_file() or not ws.model_versions(name):
+            continue
+        try:
+            if open_questions(ws, name):
+                out[name] = "open questions"
+                continue
+            level = water_level(name, ws)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("queue of task %r skipped: %s", name, e)
+            continue
+        if level["reached"] and not level["announced"]:
+            out[name] = "water level"
+    return out

@@ -64,7 +64,7 @@ def start_prefect(ws: Workspace, port: int | None = None, timeout: float = 120.0
     return rec
 
 
-def start_deployments(ws: Workspace, config: dict | None = None, sync_interval: float = 60.0) -> procs.ServiceRecord:
+def start_deployments(ws: Workspace, config: dict | None = None, sync_interval: float = 300.0) -> procs.ServiceRecord:
     """Serve the flows (needs the Prefect server); waits until the deployments are registered."""
     state = procs.read_state(ws)
     rec = state.get(SERVE)
@@ -122,7 +122,7 @@ def up(
     ui: bool = True,
     serve: bool = True,
     config: dict | None = None,
-    sync_interval: float = 60.0,
+    sync_interval: float = 300.0,
     ports: dict | None = None,
 ) -> dict[str, procs.ServiceRecord]:
     """Start every service that is not running yet; return the records."""

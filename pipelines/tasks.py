@@ -17,7 +17,7 @@ from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
 
 from factory.atomic import atomic_write_json, read_jsonl
 from factory.workspace import Workspace
-from pipelines import labelstudio, queue, runs
+from pipelines import labelstudio, queue, runs, waterlevel
 from pipelines.config import PipelineConfig
 from recipe import steps
 from recipe.config import check_stages
@@ -109,6 +109,18 @@ def pull_answers(task_name: str) -> list[dict]:
     """``labelstudio.pull_answers`` into the workspace queue; returns the answers."""
     labelstudio.pull_answers(task_name)
     return queue.read_answers(Workspace(), task_name)
+
+
+@task(name="queues-to-sync", cache_policy=NO_CACHE)
+def queues_to_sync() -> dict[str, str]:
+    """``queue.tasks_to_sync``: tasks with open questions (or an unannounced water level), from workspace files."""
+    return queue.tasks_to_sync(Workspace())
+
+
+@task(name="water-level", cache_policy=NO_CACHE)
+def check_water_level(task_name: str) -> dict:
+    """``waterlevel.check_and_emit``: the level status; the event goes out once when the level is reached."""
+    return waterlevel.check_and_emit(task_name, Workspace())
 
 
 @task(name="distill", **CACHED)

@@ -114,7 +114,9 @@ def up(
     no_ui: bool = typer.Option(False, "--no-ui", help="do not start Streamlit"),
     no_serve: bool = typer.Option(False, "--no-serve", help="do not serve the deployments"),
     config: Optional[str] = typer.Option(None, "--config", help="default PipelineConfig JSON of the served flows"),
-    sync_interval: float = typer.Option(60.0, "--sync-interval", help="seconds between pulls of human answers"),
+    sync_interval: float = typer.Option(
+        300.0, "--sync-interval", help="seconds between queue syncs (idle ones contact nothing)"
+    ),
     workspace: Optional[str] = WorkspaceOpt,
 ):
     """Start Prefect server, Label Studio, the served deployments and the UI on 127.0.0.1."""

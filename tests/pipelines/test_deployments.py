@@ -113,3 +113,40 @@ def test_flow_called_directly_takes_its_ledger_run_name_and_keeps_it_when_resume
     with get_client(sync_client=True) as c:
         names = {c.read_flow_run(i).name for i in ledger["flow_run_ids"]}
     assert names == {"pipeline-production-1"}
+
+
+def test_idle_queue_sync_never_contacts_label_studio(prefect_api, workspace, eprstmt_small, monkeypatch):
+    """A sync run with no open question anywhere decides from the workspace and returns: no Label Studio call."""
+    from prefect.logging.handlers import APILogWorker
+
+    from pipelines import labelstudio
+    from pipelines import tasks as t
+    from pipelines.flows import sync_queues
+
+    def no_label_studio(*_a, **_k):
+        raise AssertionError("Label Studio contacted")
+
+    monkeypatch.setattr(labelstudio, "ls_client", no_label_studio)
+    # Without retries, so the wired-up check below fails at once instead of backing off for minutes.
+    monkeypatch.setattr(t, "pull_answers", t.pull_answers.with_options(retries=0))
+    workspace.save_task(replace(eprstmt_small, name="idle"))
+    queue.record_pushed(workspace, "idle", [{"factory_id": "q0", "text": "t0"}])
+    queue.write_answers(workspace, "idle", [{"factory_id": "q0", "ls_task_id": 1, "text": "t0", "label": "Positive"}])
+    (workspace.models_dir("idle") / "v1").mkdir(parents=True)
+    t0 = time.monotonic()
+    assert sync_queues() == {}
+    idle_s = time.monotonic() - t0
+    # The same task with a question open again does reach Label Studio (so the check above is wired up).
+    queue.write_answers(workspace, "idle", [])
+    with pytest.raises(AssertionError, match="Label Studio contacted"):
+        sync_queues()
+    # Generous for a loaded 2-core machine (about 1.5 s there, Prefect's own bookkeeping included); a sync that
+    # reached for Label Studio took 7-11 s, and one retrying an unreachable server takes minutes.
+    assert idle_s < 10, f"an idle sync took {idle_s:.1f}s"
+    APILogWorker.drain_all(timeout=10)  # the failed run's log lines, while the session's server is up
+
+
+def test_queue_sync_runs_every_five_minutes_by_default():
+    *_, sync = deployments.build()
+    (schedule,) = sync.schedules
+    assert schedule.schedule.interval.total_seconds() == deployments.SYNC_INTERVAL == 300

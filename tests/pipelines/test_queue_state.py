@@ -93,3 +93,46 @@ def test_an_answer_for_a_task_whose_task_json_lost_its_labels_is_refused_clearly
     meta.write_text("{")
     with pytest.raises(TaskError, match="a readable task.json"):
         labelstudio.submit_answer("eprstmt", 1, "Positive", workspace)
+
+
+def _queued_task(ws, spec, name, *, answered, pushed=3, published=True, water_level=20):
+    """A task with ``pushed`` questions in Label Studio, the first ``answered`` of them answered in the mirror."""
+    ws.save_task(replace(spec, name=name, water_level=water_level))
+    queue.record_pushed(ws, name, [{"factory_id": f"q{i}", "text": f"text {i}"} for i in range(pushed)])
+    queue.write_answers(ws, name, _answers(answered))
+    if published:
+        (ws.models_dir(name) / "v1").mkdir(parents=True)
+
+
+def test_sync_selects_only_published_tasks_with_open_questions(workspace, eprstmt_small):
+    _queued_task(workspace, eprstmt_small, "open", answered=1)
+    _queued_task(workspace, eprstmt_small, "done", answered=3)
+    _queued_task(workspace, eprstmt_small, "no-model", answered=0, published=False)
+    workspace.save_task(replace(eprstmt_small, name="never-asked"))
+    assert queue.open_questions(workspace, "open") == 2 and queue.open_questions(workspace, "done") == 0
+    assert queue.tasks_to_sync(workspace) == {"open": "open questions"}
+
+
+def test_an_unclear_answer_closes_its_question_for_the_sync(workspace, eprstmt_small):
+    _queued_task(workspace, eprstmt_small, "unclear", answered=2, pushed=3)
+    rows = _answers(3)
+    rows[2].update(label=labelstudio.UNCLEAR, unclear=True)
+    queue.write_answers(workspace, "unclear", rows)
+    assert queue.tasks_to_sync(workspace) == {}
+
+
+def test_sync_still_selects_a_task_whose_reached_water_level_is_not_announced(workspace, eprstmt_small):
+    # The UI mirrors answers at once: the last open question can close before the sync announced the level.
+    _queued_task(workspace, eprstmt_small, "full", answered=3, water_level=3)
+    assert queue.tasks_to_sync(workspace) == {"full": "water level"}
+    queue.write_state(workspace, "full", emitted_at=3)
+    assert queue.tasks_to_sync(workspace) == {}
+
+
+def test_sync_selection_skips_a_task_with_a_damaged_queue_and_keeps_the_others(workspace, eprstmt_small, caplog):
+    _queued_task(workspace, eprstmt_small, "broken", answered=0)
+    _queued_task(workspace, eprstmt_small, "open", answered=0)
+    (workspace.queue_dir("broken") / queue.ANSWERS).write_text("{not json\n")
+    with caplog.at_level("WARNING", logger="pipelines.queue"):
+        assert queue.tasks_to_sync(workspace) == {"open": "open questions"}
+    assert any("'broken' skipped" in r.getMessage() for r in caplog.records)
