@@ -278,7 +278,11 @@ def _my_answers(state: dict) -> None:
 
 
 def _login(ws) -> None:
-    """Where Label Studio's login lives, and (for a browser on this machine) the admin login itself."""
+    """Where Label Studio's login lives: its URL, the admin email and the 0600 file holding the password.
+
+    The password itself never reaches the page: every browser reaches the UI through 127.0.0.1 (a tunnel or a
+    proxy looks local too), so the page cannot tell the machine's own user from anyone else.
+    """
     from pipelines import lsserver
 
     # The path lsserver.credentials_path names, built here because that helper creates folders as it goes.
@@ -293,12 +297,8 @@ def _login(ws) -> None:
                 "by `factory up`. Ask whoever runs it for an account."
             )
             return
-        if isinstance(st.context.ip_address, str):  # an address is a browser elsewhere; None is this machine
-            st.caption(f"The login is shown only in a browser on the machine that runs the factory; it is in `{path}`.")
-            return
         try:
-            creds = json.loads(path.read_text(encoding="utf-8"))
-            email, password = str(creds["email"]), str(creds["password"])
+            email = str(json.loads(path.read_text(encoding="utf-8"))["email"])
         except (OSError, ValueError, KeyError, TypeError) as e:
             st.warning(
                 f"**{path}** — expected JSON with `email` and `password`, but found {type(e).__name__}.  \n"
@@ -308,8 +308,10 @@ def _login(ws) -> None:
             )
             return
         st.markdown(f"Email: `{email}`")
-        # A password field: hidden until asked for, and never written into the page as text.
-        st.text_input("Password", value=password, type="password", help="read-only copy; editing changes nothing")
+        st.caption(
+            f"The password is in `{path}`, readable only by the account that runs the factory: on that machine, "
+            f"`python -c \"import json; print(json.load(open('{path}'))['password'])\"` prints it."
+        )
 
 
 def _queue_page(task: str, spec, ws) -> None:
