@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import time
 from pathlib import Path
 
-from factory.atomic import atomic_write_json
+from factory.atomic import atomic_write_json, exclusive
 from factory.workspace import Workspace
 from recipe.steps import PROGRESS_FILE
 
@@ -41,45 +43,85 @@ def read_ledger(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / LEDGER).read_text(encoding="utf-8"))
 
 
+def _owner() -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _alive_elsewhere(ledger: dict) -> bool:
+    """Whether another live process on this host works in the run (its ``owner``): then it is not resumed."""
+    owner = ledger.get("owner") or {}
+    pid = owner.get("pid")
+    if not isinstance(pid, int) or owner.get("host") != socket.gethostname() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 def _add_flow_run(run_dir: Path, ledger: dict, flow_run_id: str | None) -> None:
-    if flow_run_id is None or ledger.get("flow_run_id") == flow_run_id:
-        return
-    # Every attempt is kept: a run resumed after a crash has one Prefect flow run per attempt.
-    ids = [*ledger.get("flow_run_ids", []), flow_run_id]
-    atomic_write_json(Path(run_dir) / LEDGER, {**ledger, "flow_run_id": flow_run_id, "flow_run_ids": ids})
+    ids = ledger.get("flow_run_ids", [])
+    if flow_run_id is not None and ledger.get("flow_run_id") != flow_run_id:
+        # Every attempt is kept: a run resumed after a crash has one Prefect flow run per attempt.
+        ledger = {**ledger, "flow_run_id": flow_run_id, "flow_run_ids": [*ids, flow_run_id]}
+    atomic_write_json(Path(run_dir) / LEDGER, {**ledger, "owner": _owner()})
 
 
 def open_run(
     ws: Workspace, task: str, kind: str, config: dict, resume: bool = True, flow_run_id: str | None = None
 ) -> Path:
-    """The run directory to work in: the unfinished latest one (same config) or a new one.
+    """The run directory to work in: the unfinished latest one (same config, no live process in it) or a new one.
 
     ``flow_run_id``: the Prefect flow run working in it, recorded in the ledger (the latest as ``flow_run_id``,
     all attempts in ``flow_run_ids``) so the Runs page can join the ledger with Prefect's runs.
     """
-    runs = _runs(ws, task, kind)
-    h = config_hash(config)
-    if resume and runs:
-        last = read_ledger(runs[-1])
-        if last.get("status") != "done" and last.get("config_hash") == h:
-            _add_flow_run(runs[-1], last, flow_run_id)
-            return runs[-1]
-    n = int(runs[-1].name.rsplit("-", 1)[1]) + 1 if runs else 1
-    d = ws.task_dir(task) / "runs" / f"pipeline-{kind}-{n}"
-    d.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(
-        d / LEDGER,
-        {
-            "kind": kind,
-            "task": task,
-            "status": "running",
-            "config": config,
-            "config_hash": h,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            **({"flow_run_id": flow_run_id, "flow_run_ids": [flow_run_id]} if flow_run_id else {}),
-        },
-    )
-    return d
+    # One chooser at a time, and never a folder a live process works in: two flows started together (a double
+    # click, a manual start beside the water-level trigger) or a restart beside a run still finishing its stage
+    # would otherwise write the same checkpoints and publish twice.
+    with exclusive(ws.task_dir(task) / "runs" / ".open.lock"):
+        runs = _runs(ws, task, kind)
+        h = config_hash(config)
+        if resume and runs:
+            last = read_ledger(runs[-1])
+            if last.get("status") != "done" and last.get("config_hash") == h and not _alive_elsewhere(last):
+                _add_flow_run(runs[-1], last, flow_run_id)
+                return runs[-1]
+        n = int(runs[-1].name.rsplit("-", 1)[1]) + 1 if runs else 1
+        d = ws.task_dir(task) / "runs" / f"pipeline-{kind}-{n}"
+        d.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(
+            d / LEDGER,
+            {
+                "kind": kind,
+                "task": task,
+                "status": "running",
+                "config": config,
+                "config_hash": h,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "owner": _owner(),
+                **({"flow_run_id": flow_run_id, "flow_run_ids": [flow_run_id]} if flow_run_id else {}),
+            },
+        )
+        return d
+
+
+def open_named_run(ws: Workspace, task: str, kind: str, config: dict, resume: bool, flow_run_id: str | None) -> Path:
+    """:func:`open_run`, and the Prefect flow run renamed to the run directory's name (``pipeline-<kind>-<n>``).
+
+    One name everywhere: the ledger, the published manifest's ``run``, the Runs page and Prefect. A rename
+    Prefect refuses is logged, never fatal.
+    """
+    import logging
+
+    rdir = open_run(ws, task, kind, config, resume=resume, flow_run_id=flow_run_id)
+    if flow_run_id is not None and not name_flow_run(flow_run_id, rdir.name):
+        logging.getLogger(__name__).warning(
+            "could not rename flow run %s to %s; the run goes on", flow_run_id, rdir.name
+        )
+    return rdir
 
 
 def finish_run(run_dir: Path, **info) -> dict:

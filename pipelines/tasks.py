@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
 
 from factory.atomic import atomic_write_json, read_jsonl
@@ -177,15 +177,11 @@ def run_report(run_dir: str) -> dict:
 
 @task(name="open-run", cache_policy=NO_CACHE)
 def open_run(task_name: str, kind: str, config: dict, resume: bool = True) -> str:
-    """``runs.open_run`` for the current flow run, which takes the run directory's name (``pipeline-<kind>-<n>``).
+    """``runs.open_named_run`` for the current flow run, which takes the run directory's name (``pipeline-<kind>-<n>``).
 
     One name everywhere: the ledger, the published manifest's ``run``, the Runs page and Prefect. The ledger
     records the flow run's id, so the Runs page joins it with Prefect's record.
     """
     from prefect.runtime import flow_run
 
-    flow_run_id = flow_run.get_id()
-    rdir = runs.open_run(Workspace(), task_name, kind, config, resume=resume, flow_run_id=flow_run_id)
-    if flow_run_id is not None and not runs.name_flow_run(flow_run_id, rdir.name):
-        get_run_logger().warning("could not rename flow run %s to %s; the run goes on", flow_run_id, rdir.name)
-    return str(rdir)
+    return str(runs.open_named_run(Workspace(), task_name, kind, config, resume, flow_run.get_id()))
