@@ -132,7 +132,7 @@ def iteration(task_name: str, config: dict | None = None, resume: bool = True) -
     out = _train_and_publish(
         task_name, cfg, rdir, spec_path, teacher_dir, sample_paths, {"kind": "iteration", "human_answers": len(answers)}
     )
-    queue.write_state(ws, task_name, consumed=len(answers))
+    queue.mark_consumed(ws, task_name, answers)
     runs.finish_run(rdir, version=out["version"], zip=out["zip"], human_answers=len(answers))
     logger.info("published %s after %d answers", out["version"], len(answers))
     return out

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from datetime import datetime, timezone
 from xml.sax.saxutils import quoteattr
 
@@ -57,8 +56,13 @@ FROM_NAME = "label"
 TO_NAME = "text"
 UNCLEAR = "__unclear__"  # the answer "unclear / junk": a cancelled annotation in Label Studio, never a label
 
-# answers.jsonl is read, changed and rewritten by UI sessions (threads of one process): one at a time.
-_MIRROR_LOCK = threading.Lock()
+
+def _mirror_lock(ws: Workspace, task: str):
+    """answers.jsonl is read, changed and rewritten by UI sessions, the sync flow and iterations (threads and
+    processes): one at a time, or one's change would overwrite another's."""
+    from factory.atomic import exclusive
+
+    return exclusive(ws.queue_dir(task) / ".answers.lock")
 
 
 def connection(ws: Workspace | None = None) -> tuple[str, str]:
@@ -316,7 +320,7 @@ def record_answer(task: str, question: dict, label: str, ws: Workspace | None = 
     """
     ws = ws or Workspace()
     row = _answer_row(question["factory_id"], question["ls_task_id"], question.get("text"), label, _now())
-    with _MIRROR_LOCK:
+    with _mirror_lock(ws, task):
         rows = {r["factory_id"]: r for r in queue.read_answers(ws, task)}
         rows[row["factory_id"]] = row
         queue.write_answers(ws, task, list(rows.values()))
@@ -326,7 +330,7 @@ def record_answer(task: str, question: dict, label: str, ws: Workspace | None = 
 def forget_answer(task: str, factory_id: str, ws: Workspace | None = None) -> bool:
     """Drop a question's row from ``queue/answers.jsonl`` (its answer was taken back); whether there was one."""
     ws = ws or Workspace()
-    with _MIRROR_LOCK:
+    with _mirror_lock(ws, task):
         rows = queue.read_answers(ws, task)
         kept = [r for r in rows if r["factory_id"] != factory_id]
         if len(kept) == len(rows):
@@ -354,7 +358,7 @@ def pull_answers(task: str, ws: Workspace | None = None) -> int:
         if fid:
             label, when = _answer_of(t)
             found[fid] = _answer_row(fid, _get(t, "id"), data.get("text"), label, when) if label else None
-    with _MIRROR_LOCK:
+    with _mirror_lock(ws, task):
         rows = {r["factory_id"]: r for r in queue.read_answers(ws, task)}
         for fid, row in found.items():
             if row:

@@ -75,6 +75,20 @@ def write_state(ws: Workspace, task: str, **changes) -> dict:
     return state
 
 
+def answer_key(row: dict) -> tuple[str, str]:
+    """What makes an answer new: its question and its label (an answer changed in Label Studio is new again)."""
+    return (str(row.get("factory_id")), str(row.get("label")))
+
+
+def mark_consumed(ws: Workspace, task: str, answers: list[dict]) -> dict:
+    """Record that an iteration trained on ``answers``: later answers, not later positions, raise the level.
+
+    Rows move in ``answers.jsonl`` (an undo removes one, a pull re-times one), so a count of consumed rows alone
+    would hide new answers or count old ones again.
+    """
+    return write_state(ws, task, consumed=len(answers), consumed_keys=sorted(answer_key(a) for a in answers))
+
+
 def water_level(task: str, ws: Workspace | None = None) -> dict:
     """Where the task's labeled queue stands against its water level (workspace files only).
 
@@ -91,8 +105,12 @@ def water_level(task: str, ws: Workspace | None = None) -> dict:
     rows = read_answers(ws, task)
     answers = len(rows)
     state = read_state(ws, task)
-    # Rows are in answer-time order and an iteration consumes all rows it saw, so the new ones are the tail.
-    new = sum(1 for r in rows[int(state["consumed"]) :] if not r.get("unclear"))
+    keys = state.get("consumed_keys")
+    if isinstance(keys, list):  # the answers the last iteration trained on, by question and label
+        seen = {tuple(k) for k in keys}
+        new = sum(1 for r in rows if not r.get("unclear") and answer_key(r) not in seen)
+    else:  # state written before keys were kept: rows are in answer-time order, the new ones are the tail
+        new = sum(1 for r in rows[int(state["consumed"]) :] if not r.get("unclear"))
     unclear = sum(1 for r in rows if r.get("unclear"))
     try:
         level = int(ws.task_meta(task).get("water_level", 20))

@@ -136,3 +136,23 @@ def test_sync_selection_skips_a_task_with_a_damaged_queue_and_keeps_the_others(w
     with caplog.at_level("WARNING", logger="pipelines.queue"):
         assert queue.tasks_to_sync(workspace) == {"open": "open questions"}
     assert any("'broken' skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_answers_an_iteration_trained_on_never_count_as_new_even_when_rows_move(tmp_path):
+    from factory.workspace import Workspace
+    from pipelines import queue
+
+    ws = Workspace(tmp_path / "ws2")
+    rows = [
+        {"factory_id": f"q{i}", "label": "pos", "text": f"t{i}", "annotated_at": f"2026-12-02T10:0{i}"}
+        for i in range(3)
+    ]
+    queue.write_answers(ws, "t", rows)
+    queue.mark_consumed(ws, "t", rows)
+    # An answer older than the consumed ones arrives late (sorted before them), and one consumed answer is undone.
+    late = {"factory_id": "q9", "label": "neg", "text": "t9", "annotated_at": "2026-12-02T09:00"}
+    queue.write_answers(ws, "t", [late] + rows[1:])
+    assert queue.water_level("t", ws)["new"] == 1
+    # The same question answered differently is a new answer.
+    queue.write_answers(ws, "t", [late] + rows[1:] + [{**rows[0], "label": "neg", "annotated_at": "2026-12-02T11:00"}])
+    assert queue.water_level("t", ws)["new"] == 2
