@@ -16,6 +16,8 @@ from pathlib import Path
 
 from factory.errors import TaskError
 
+SYNTHESIS_RULES = ("dev", "always")  # RecipeConfig.synthetic_use: see recipe.steps.decide_synthesis
+
 
 @dataclass
 class RecipeConfig:
@@ -82,7 +84,7 @@ class RecipeConfig:
                 "give milliseconds per text at batch 1, e.g. 5",
                 where="RecipeConfig.max_latency_ms",
             )
-        if self.synthetic_use not in ("dev", "always"):
+        if self.synthetic_use not in SYNTHESIS_RULES:
             raise TaskError(
                 "synthetic_use 'dev' or 'always'",
                 repr(self.synthetic_use),

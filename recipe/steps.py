@@ -203,9 +203,6 @@ def filter_synthetic(spec_path: str, synthetic_path: str, generator_config: dict
 SYNTHESIS_FILE = "synthesis.json"
 
 
-SYNTHESIS_RULES = ("dev", "always")
-
-
 def decide_synthesis(spec_path: str, kept_path: str, embeddings: str | None, out_dir: str, rule: str = "dev") -> dict:
     """Do the kept synthetic samples help? Decided on dev, so the student gets them only where they do.
 

@@ -231,16 +231,23 @@ def export_artifact(
     metrics = {k: v for k, v in (metrics or {}).items() if not isinstance(v, (bytes,))}
     folder = out_dir / name
     # One exporter per artifact name at a time; what an exporter killed mid-way left is removed first.
+    predictions = metrics.get("predictions_jsonl")
     with exclusive(out_dir / f".{name}.lock"):
         clean_stale(folder)
         clean_stale(out_dir / f"{name}.zip")
+        (out_dir / PREDICTIONS).unlink(missing_ok=True)  # an earlier export's: never beside this one's zip
         try:
             _build_folder(art, spec, folder, metrics, teacher_info)
             try:
-                return _zip_folder(folder, out_dir / f"{name}.zip", name)
+                zipped = _zip_folder(folder, out_dir / f"{name}.zip", name)
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)  # the zip is the export: no folder without it
                 raise
+            # The test texts with their predictions stay beside the zip, never inside it: an artifact is made to
+            # be shared, the test data is not. A publish copies them into the version (its manifest lists them).
+            if predictions and Path(predictions).is_file():
+                atomic_write_bytes(out_dir / PREDICTIONS, Path(predictions).read_bytes())
+            return zipped
         except OSError as e:
             if not _disk_full(e):
                 raise
@@ -294,11 +301,7 @@ def _build_folder(art: StudentArtifact, spec: TaskSpec, folder: Path, metrics: d
             if metrics.get(key) and Path(metrics[key]).is_file():
                 shutil.copy(metrics[key], tmp / Path(metrics[key]).name)
                 metrics[key] = Path(metrics[key]).name
-        # The test texts with their predictions stay beside the zip, never inside it: an artifact is made to be
-        # shared, the test data is not. A publish copies them into the version (its manifest lists them).
-        named = metrics.get("predictions_jsonl")
-        if named and Path(named).is_file():
-            atomic_write_bytes(folder.parent / PREDICTIONS, Path(named).read_bytes())
+        if metrics.get("predictions_jsonl"):  # written beside the zip once it exists (export_artifact)
             metrics["predictions_jsonl"] = PREDICTIONS
         atomic_write_json(tmp / "metrics.json", metrics)
         meta = {

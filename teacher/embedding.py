@@ -29,6 +29,7 @@ from teacher.calibration import Calibration, expected_calibration_error, fit_cal
 META = "embedding-teacher.json"
 BODY = "body"
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+NLL_MARGIN = 0.01  # nats a text: how much lower the dev NLL must be for samples to help at equal accuracy
 
 
 @dataclass
@@ -338,14 +339,17 @@ def samples_help(
     """Does adding labeled samples to the gold make the embedding head better on dev?
 
     Each argument is ``(vectors (n, D), label indices (n,))``. The head is chosen and calibrated on dev
-    twice, on the gold alone and on gold + samples; the samples help when dev accuracy rises, or stays
-    and the calibrated dev NLL falls (the key :func:`choose_head` ranks heads by). Returns both sides'
+    twice, on the gold alone and on gold + samples; the samples help when one more dev text or more is
+    right, or as many and the calibrated dev NLL falls by at least ``NLL_MARGIN``. Returns both sides'
     ``accuracy``/``nll`` and ``helps``.
     """
     (x, y), (xs, ys), (xd, yd) = gold, samples, dev
     without = choose_head(x, y, xd, yd, n_labels)
     with_ = choose_head(np.concatenate([x, xs]), np.concatenate([y, ys]), xd, yd, n_labels)
-    helps = (with_["accuracy"], -with_["nll"]) > (without["accuracy"], -without["nll"])
+    # A margin, as both heads are tuned and scored on the same dev: at least one more text right, or as many
+    # right and a clearly lower NLL; a tie at noise level keeps the gold alone.
+    gained = round((with_["accuracy"] - without["accuracy"]) * len(yd))
+    helps = gained >= 1 or (gained == 0 and without["nll"] - with_["nll"] >= NLL_MARGIN)
     keys = ("accuracy", "nll", "C")
     return {
         "helps": bool(helps),

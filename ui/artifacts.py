@@ -72,6 +72,7 @@ class ModelVersion:
         return test_size_text(self.test_n, self.metrics.get("test_total"))
 
     def label_name(self, label_id: str) -> str:
+        """What people read for a label id: its name when the version or the task knows one, else the id."""
         return self.label_names.get(label_id, label_id)
 
     def per_class_rows(self) -> list[dict]:

@@ -133,16 +133,11 @@ def test_idle_queue_sync_never_contacts_label_studio(prefect_api, workspace, epr
     queue.record_pushed(workspace, "idle", [{"factory_id": "q0", "text": "t0"}])
     queue.write_answers(workspace, "idle", [{"factory_id": "q0", "ls_task_id": 1, "text": "t0", "label": "Positive"}])
     (workspace.models_dir("idle") / "v1").mkdir(parents=True)
-    t0 = time.monotonic()
-    assert sync_queues() == {}
-    idle_s = time.monotonic() - t0
+    assert sync_queues() == {}  # idle: the Label Studio client above raises if anything reaches for it
     # The same task with a question open again does reach Label Studio (so the check above is wired up).
     queue.write_answers(workspace, "idle", [])
     with pytest.raises(AssertionError, match="Label Studio contacted"):
         sync_queues()
-    # Generous for a loaded 2-core machine (about 1.5 s there, Prefect's own bookkeeping included); a sync that
-    # reached for Label Studio took 7-11 s, and one retrying an unreachable server takes minutes.
-    assert idle_s < 10, f"an idle sync took {idle_s:.1f}s"
     APILogWorker.drain_all(timeout=10)  # the failed run's log lines, while the session's server is up
 
 

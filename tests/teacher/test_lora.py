@@ -64,7 +64,7 @@ def test_lora_fits_the_gold_it_trains_on(tiny_model_dir, binary_spec):
     teacher = adapt(replace(binary_spec, dev=binary_spec.gold), cfg)  # select on the gold itself: it must fit it
     hist = teacher.metrics["finetune"][0]["history"]
     assert hist[-1]["train_loss"] < hist[1]["train_loss"]
-    assert max(h["dev_accuracy"] for h in hist) >= hist[0]["dev_accuracy"]
+    assert max(h["dev_accuracy"] for h in hist[1:]) > hist[0]["dev_accuracy"]
 
 
 def test_lora_settings_are_checked():

@@ -245,11 +245,11 @@ def test_walk_upload_run_label_models_in_chromium(factory_up, eprstmt_spec, tmp_
         browser.wait_for(js(f"{QUESTION_TEXT} !== {json.dumps(first)}"), timeout=60)
         second = browser.eval(QUESTION_TEXT)
         assert second and second != first
-        shots.take("label-answered", second, "My answers (1)", "1 / ")
+        shots.take("label-answered", second, "My answers (1)", "Labeled queue: 1 of")
         browser.click_button("Undo last answer")
         browser.wait_text("My answers (0)", timeout=60)
         browser.wait_for(js(f"{QUESTION_TEXT} === {json.dumps(first)}"), timeout=60)
-        text = shots.take("label-undone", first, "My answers (0)", "0 / ")
+        text = shots.take("label-undone", first, "My answers (0)", "Labeled queue: 0 of")
         assert "did not reach Label Studio" not in text
 
         # 4. Models: v1's per-label table and its misclassified test texts (or the caption saying there are none).
