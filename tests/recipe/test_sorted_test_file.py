@@ -35,32 +35,10 @@ def sorted_spec() -> TaskSpec:
 
 
 @pytest.fixture(scope="module")
-def one_label_student(tmp_path_factory) -> StudentArtifact:
+def one_label_student(tmp_path_factory, tiny_bert_classifier) -> StudentArtifact:
     """A real tiny BERT classifier whose head answers ``sports`` for every text (bias 10, no weights)."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from factory.models import resolve_model
-
     run = tmp_path_factory.mktemp("one-label-student")
-    tok = AutoTokenizer.from_pretrained(resolve_model("all-minilm-l6-v2").source)
-    cfg = BertConfig(
-        vocab_size=tok.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        id2label=dict(enumerate(LABELS)),
-        label2id={lab: i for i, lab in enumerate(LABELS)},
-    )
-    torch.manual_seed(0)
-    model = BertForSequenceClassification(cfg)
-    with torch.no_grad():
-        model.classifier.weight.zero_()
-        model.classifier.bias.copy_(torch.tensor([10.0, 0.0, 0.0]))
-    model.save_pretrained(run / "model")
-    tok.save_pretrained(run / "model")
+    model = tiny_bert_classifier(run / "model", LABELS, bias=[10.0, 0.0, 0.0])
     art = StudentArtifact(
         run, run / "model", LABELS, sum(p.numel() for p in model.parameters()), "encoder", "tiny-bert"
     )

@@ -11,29 +11,10 @@ from student import evaluate, load_student
 
 
 @pytest.fixture(scope="module")
-def classifier_dir(tmp_path_factory, eprstmt_spec):
+def classifier_dir(tmp_path_factory, eprstmt_spec, tiny_bert_classifier):
     """A tiny untrained BERT classifier over the task's labels: evaluate needs a student, not a good one."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from factory.models import resolve_model
-
     root = tmp_path_factory.mktemp("tiny-classifier")
-    tok = AutoTokenizer.from_pretrained(resolve_model("all-minilm-l6-v2").source)
-    ids = eprstmt_spec.label_ids
-    cfg = BertConfig(
-        vocab_size=tok.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        id2label=dict(enumerate(ids)),
-        label2id={lab: i for i, lab in enumerate(ids)},
-    )
-    torch.manual_seed(0)
-    BertForSequenceClassification(cfg).save_pretrained(root)
-    tok.save_pretrained(root)
+    tiny_bert_classifier(root, eprstmt_spec.label_ids)
     return root
 
 
