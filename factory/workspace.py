@@ -143,14 +143,7 @@ class Workspace:
                 where="task name",
             )
         fix = f"recreate it: `factory task create {name} ... --overwrite`"
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, ValueError) as e:
-            raise TaskError(
-                "a readable task.json (UTF-8 JSON)", f"{type(e).__name__}: {str(e)[:120]}", fix, where=str(meta_path)
-            ) from None
-        if not isinstance(meta, dict):
-            raise TaskError("a JSON object in task.json", type(meta).__name__, fix, where=str(meta_path))
+        meta = self.task_meta(name)
         data = tdir / "data"
         # save_task always writes the manifest, so a missing one means damage: without it an edited
         # label or a truncated split would load as if it were the data the task was made from.
