@@ -1,7 +1,7 @@
 """GPU benchmark of the factory's architectures, with random weights (speed does not depend on weight values).
 
 Needs only torch, transformers and accelerate: no model weights, no hub, no
-project dependencies (``factory.launch``, stdlib-only, is used for the memory
+project dependencies (``pipelines.launch_plan``, stdlib-only, is used for the memory
 estimate and the launch command when the repository is present).
 
     python benchmarks/gpu.py --what all --json          # on a GPU machine
@@ -247,7 +247,7 @@ def plan_estimate(cfg, batch: int, seq: int, **resources) -> dict | None:
     """The launch plan's per-GPU memory estimate (``factory launch-plan``), when the repository is importable."""
     sys.path.insert(0, str(ROOT))
     try:
-        from factory.launch import ResourcesConfig, plan_launch
+        from pipelines.launch_plan import ResourcesConfig, plan_launch
     except ImportError:
         return None
     res = ResourcesConfig(per_device_batch=batch, **resources)
@@ -308,7 +308,7 @@ def bench_student(device: str, smoke: bool) -> list[dict]:
 def bench_fsdp(device: str, smoke: bool) -> list[dict]:
     """Launch the FSDP worker with torchrun over every visible GPU, with and without activation checkpointing."""
     sys.path.insert(0, str(ROOT))
-    from factory.launch import ResourcesConfig, launch_command, launch_env, plan_launch
+    from pipelines.launch_plan import ResourcesConfig, launch_command, launch_env, plan_launch
 
     batch, seq, steps = SIZES["smoke" if smoke else "full"]["fsdp"]
     nproc = torch.cuda.device_count() if device == "cuda" else 1

@@ -67,12 +67,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.texts:
         texts = [t for t in open(args.texts, encoding="utf-8").read().splitlines() if t.strip()]
     else:
-        from factory.benchmark_data import load_benchmark_task
+        from intake.benchmark_data import load_benchmark_task
 
         texts = [e.text for e in load_benchmark_task("eprstmt", split=0).test[:256]]
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "factory.cli", "serve", args.artifact, "--port", str(port)],
+        [sys.executable, "-m", "cli.main", "serve", args.artifact, "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )

@@ -3,7 +3,7 @@
 A ``TaskSpec`` is the whole description of a few-shot classification task: its
 labels (with optional descriptions and verbalizer words for the teacher), the
 gold few-shot examples, optional dev/test sets and an unlabeled pool. Readers
-in :mod:`factory.readers` build one; :func:`validate_task` checks it.
+in :mod:`intake.readers` build one; :func:`validate_task` checks it.
 """
 
 from __future__ import annotations

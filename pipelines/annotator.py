@@ -43,7 +43,7 @@ class SimulatedAnnotator:
 
 def oracle_examples(task: str, splits: tuple[int, ...] = (1,), data=None) -> list[Example]:
     """Labeled texts of other few-shot folds (train_k + dev_k), to hide in the pool and answer from."""
-    from factory.benchmark_data import load_benchmark_task
+    from intake.benchmark_data import load_benchmark_task
 
     out: list[Example] = []
     for k in splits:

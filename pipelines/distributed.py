@@ -1,7 +1,7 @@
 """A Prefect task that runs a training entry point as a distributed job.
 
 The task turns the pipeline's resources config into a launch plan
-(:mod:`factory.launch`: world size, per-device batch, memory estimate), saves
+(:mod:`pipelines.launch_plan`: world size, per-device batch, memory estimate), saves
 the plan and the Accelerate config into the run directory, and runs the
 command: ``torchrun`` on this machine for one node (a process work pool, or a
 Kubernetes pod that holds all the GPUs), or, for several nodes, a Kubernetes
@@ -30,7 +30,7 @@ from prefect import get_run_logger, task
 
 from factory.atomic import atomic_write_json
 from factory.errors import TaskError
-from factory.launch import ResourcesConfig, launch_command, launch_env, plan_launch, write_launch_files
+from pipelines.launch_plan import ResourcesConfig, launch_command, launch_env, plan_launch, write_launch_files
 
 TEMPLATE = Path(__file__).parent / "templates" / "torchrun-job.json"
 RDZV_PORT = 29400
@@ -77,7 +77,7 @@ def distributed_train(
 ) -> dict:
     """Plan and run ``python -m <module> --config <config_path>`` across the GPUs/nodes of ``resources``.
 
-    ``resources`` holds :class:`factory.launch.ResourcesConfig` fields;
+    ``resources`` holds :class:`pipelines.launch_plan.ResourcesConfig` fields;
     ``model_config`` is the model folder or config.json the memory estimate
     reads. Several nodes need ``k8s`` (``image``, optionally ``namespace``,
     ``workspace_pvc``, ...): the run directory must be on storage every pod

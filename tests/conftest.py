@@ -25,7 +25,7 @@ def workspace(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def eprstmt_spec():
     """EPRSTMT split 0 from the bundled benchmark data (real data, read-only)."""
-    from factory.benchmark_data import load_benchmark_task
+    from intake.benchmark_data import load_benchmark_task
 
     return load_benchmark_task("eprstmt", split=0)
 

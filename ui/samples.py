@@ -1,6 +1,6 @@
 """Bundled sample tasks (FewCLUE EPRSTMT and TNEWS) offered on the Tasks page.
 
-A sample is created through :func:`factory.intake.create_task` with the
+A sample is created through :func:`intake.create.create_task` with the
 FewCLUE files of one few-shot split, the same command the README shows, so a
 sample task is indistinguishable from one created on the command line.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory.benchmark_data import find_task_dir
+from intake.benchmark_data import find_task_dir
 from factory.errors import TaskError
-from factory.intake import create_task
+from intake.create import create_task
 from factory.spec import TaskSpec
 from factory.workspace import Workspace
 

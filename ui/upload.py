@@ -2,7 +2,7 @@
 
 An upload is written to a private temporary directory (never executed, never
 unpickled: the readers parse it as UTF-8 CSV or JSON lines), size-checked first,
-then read by :mod:`factory.readers` and checked by :func:`factory.intake.build_spec`.
+then read by :mod:`intake.readers` and checked by :func:`intake.create.build_spec`.
 Each file is checked on its own before the combined checks so that one bad
 file does not hide the problems of another.
 """
@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from factory.errors import TaskError
-from factory.intake import IntakeConfig, build_spec, create_task
-from factory.readers import Fields, read_examples
+from intake.create import IntakeConfig, build_spec, create_task
+from intake.readers import Fields, read_examples
 from factory.spec import TaskSpec, validate_task_name
 from factory.workspace import Workspace
 
@@ -243,7 +243,7 @@ def create_from_uploads(
     prompt: str | None = None,
     overwrite: bool = False,
 ) -> TaskSpec:
-    """Store the task through :func:`factory.intake.create_task`, exactly as the CLI does.
+    """Store the task through :func:`intake.create.create_task`, exactly as the CLI does.
 
     ``overwrite`` replaces the data and settings of a task of that name (its runs and models stay).
     """
@@ -343,7 +343,7 @@ def page_error(err: BaseException) -> BaseException:
 
 
 def page_warning(warning: dict) -> dict:
-    """A :mod:`factory.datacheck` warning with its message and fix in page words."""
+    """A :mod:`intake.datacheck` warning with its message and fix in page words."""
     return {**warning, "message": page_fix(warning["message"]), "fix": page_fix(warning["fix"])}
 
 

@@ -3,7 +3,7 @@
 Both runs train the same job (same initial student, data, seed and global
 batch) through ``student.train``'s entry point: once as a plain process, once
 under ``torchrun`` with the command and environment built by
-:mod:`factory.launch`. Accuracy on the whole SST-2 test set (1,821 texts)
+:mod:`pipelines.launch_plan`. Accuracy on the whole SST-2 test set (1,821 texts)
 must agree within one point; the runs differ only in dropout masks and the
 order of floating-point reductions (measured: 70.8% vs 70.9%).
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from factory.benchmark_data import load_benchmark_task
-from factory.launch import ResourcesConfig, launch_command, launch_env, plan_launch
+from intake.benchmark_data import load_benchmark_task
+from pipelines.launch_plan import ResourcesConfig, launch_command, launch_env, plan_launch
 
 ROOT = Path(__file__).resolve().parents[2]
 GLOBAL_BATCH = 16

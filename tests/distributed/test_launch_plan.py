@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from factory.errors import TaskError
-from factory.launch import (
+from pipelines.launch_plan import (
     ResourcesConfig,
     accelerate_config,
     launch_command,
@@ -18,7 +18,7 @@ from factory.launch import (
     plan_launch,
     write_launch_files,
 )
-from factory.launch_memory import GIB, estimate_memory, model_shape
+from pipelines.launch_memory import GIB, estimate_memory, model_shape
 
 GEMMA = {
     "model_type": "gemma3_text",
@@ -118,7 +118,7 @@ def test_fsdp_plan_writes_accelerate_config_and_env(tmp_path):
 
 
 def test_launch_plan_cli_prints_json_plan(tmp_path):
-    from factory.commands.launch import launch_plan
+    from cli.launch import launch_plan
 
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(GEMMA))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from pipelines.distributed import distributed_train, render_job
-from factory.launch import ResourcesConfig
+from pipelines.launch_plan import ResourcesConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from factory.cli import app
+from cli.main import app
 from factory.errors import TaskError
 from factory.spec import Example, Label, TaskSpec
 from factory.workspace import Workspace

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from factory.commands.services import _report
+from cli.services import _report
 
 
 def test_the_run_report_says_whether_synthetic_samples_were_used_and_where_the_time_went(capsys):

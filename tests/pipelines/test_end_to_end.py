@@ -89,7 +89,7 @@ def scenario(services_ws, label_studio, prefect_api, eprstmt_spec):
         # 1. a crash: the CLI flow process is killed once the teacher has labeled the pool
         t0 = time.monotonic()
         # `factory run` (its command function, not the whole CLI, which mounts other packages' commands)
-        code = f"from factory.commands.services import run; run({TASK!r}, {str(cfg_path)!r}, False, False, {str(ws.root)!r})"
+        code = f"from cli.services import run; run({TASK!r}, {str(cfg_path)!r}, False, False, {str(ws.root)!r})"
         proc = subprocess.Popen(
             [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -47,7 +47,7 @@ def test_pipelines_modules_import_without_torch():
     code = (
         "import sys\n"
         "import pipelines, pipelines.flows, pipelines.tasks, pipelines.deployments, pipelines.labelstudio,"
-        " pipelines.services, pipelines.waterlevel, pipelines.annotator, pipelines.distributed, factory.commands.services\n"
+        " pipelines.services, pipelines.waterlevel, pipelines.annotator, pipelines.distributed, cli.services\n"
         "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"
@@ -60,7 +60,7 @@ def test_factory_run_refuses_an_unknown_student_budget_before_starting_anything(
     import typer
     from typer.testing import CliRunner
 
-    from factory.commands.services import run
+    from cli.services import run
 
     app = typer.Typer()
     app.command()(run)

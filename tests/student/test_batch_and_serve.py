@@ -14,7 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from factory.commands.predict import predict
+from cli.predict import predict
 from student import DistillConfig, DistillData, distill, export_artifact
 
 
@@ -85,7 +85,7 @@ def test_factory_serve_answers_predict_health_and_metadata_over_http(artifact):
     import httpx
 
     port = _free_port()
-    code = f"from factory.cli import app; app(['serve', {str(artifact)!r}, '--port', '{port}'])"
+    code = f"from cli.main import app; app(['serve', {str(artifact)!r}, '--port', '{port}'])"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

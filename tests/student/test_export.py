@@ -143,7 +143,7 @@ def test_predict_command_prints_json_predictions(exported):
     import typer
     from typer.testing import CliRunner
 
-    from factory.commands.predict import predict
+    from cli.predict import predict
 
     app = typer.Typer()
     app.command()(predict)

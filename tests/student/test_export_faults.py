@@ -25,7 +25,7 @@ NAME = "eprstmt-student"
 # Runs an export of the artifact at argv[1] into argv[2]; argv[3] is a byte limit on any file written (0: none).
 CHILD = r"""
 import resource, signal, sys
-from factory.benchmark_data import load_benchmark_task
+from intake.benchmark_data import load_benchmark_task
 from factory.errors import FactoryError
 from student import StudentArtifact, export_artifact
 

@@ -246,7 +246,7 @@ def test_predict_on_a_crafted_zip_exits_nonzero_with_the_message_and_no_tracebac
 ):
     from typer.testing import CliRunner
 
-    from factory.cli import app
+    from cli.main import app
 
     bad = _craft(artifact, tmp_path / f"{case}.zip", edit, remanifest)
     res = CliRunner().invoke(app, ["predict", str(bad), "--text", "x"])

@@ -71,7 +71,7 @@ def test_llm_member_is_left_out_when_the_task_has_more_labels_than_a_prompt_can_
     from sentence_transformers import SentenceTransformer, models
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from factory.benchmark_data import load_benchmark_task
+    from intake.benchmark_data import load_benchmark_task
     from factory.models import resolve_model
     from teacher.committee import adapt_committee
 

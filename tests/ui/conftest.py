@@ -95,7 +95,7 @@ def build_student_export(out, name: str = "reviews"):
 
     from sentence_transformers import SentenceTransformer, models
 
-    from factory.benchmark_data import load_benchmark_task
+    from intake.benchmark_data import load_benchmark_task
     from factory.models import resolve_model
     from student import DistillConfig, DistillData, evaluate, export_artifact
     from student.ladder import distill_ladder, read_ladder

@@ -16,13 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # Every module whose errors or warnings the Tasks page can show: the readers, intake and its checks, and the
 # workspace that stores (and reports broken) tasks.
 MESSAGE_MODULES = [
-    "factory/readers.py",
-    "factory/intake.py",
-    "factory/datacheck.py",
-    "factory/checks.py",
+    "intake/readers.py",
+    "intake/create.py",
+    "intake/datacheck.py",
+    "intake/checks.py",
     "factory/spec.py",
-    "factory/labels.py",
-    "factory/textfile.py",
+    "intake/labels.py",
+    "intake/textfile.py",
     "factory/workspace.py",
 ]
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")

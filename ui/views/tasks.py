@@ -51,7 +51,7 @@ def _warn(w: dict) -> None:
 
 def preview(spec: TaskSpec) -> None:
     """Counts per split, examples per label and the first gold rows."""
-    from factory.datacheck import data_warnings, resolve_conflicts
+    from intake.datacheck import data_warnings, resolve_conflicts
 
     info = summary(spec)
     c = info["counts"]
@@ -302,7 +302,7 @@ def task_table(ws) -> None:
 
 def _data_checks(ws, names: list[str]) -> None:
     """Before a run: the stored task's data warnings, each with its fix (the same checks as intake)."""
-    from factory.datacheck import data_warnings, resolve_conflicts
+    from intake.datacheck import data_warnings, resolve_conflicts
 
     if not names:
         return

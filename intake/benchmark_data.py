@@ -59,7 +59,7 @@ def load_benchmark_task(
     seed: int = 0,
 ) -> TaskSpec:
     """Build the benchmark :class:`TaskSpec` for ``task`` and few-shot split ``split``."""
-    from factory import readers
+    from intake import readers
 
     d = find_task_dir(task, data)
     if (d / f"train_{split}.json").exists() or (d / "test_public.json").exists():

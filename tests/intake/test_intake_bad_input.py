@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from factory import textfile
-from factory.commands.task import app
+from intake import textfile
+from cli.task import app
 
 runner = CliRunner()
 
@@ -339,7 +339,7 @@ def test_json_mode_reports_error_fields(seeded, tmp_path):
 
 @pytest.mark.parametrize("below", ["", "sub", "sub/deeper"])
 def test_a_file_given_as_the_workspace_or_above_it_is_a_clear_error(tmp_path, below):
-    from factory.cli import app as cli
+    from cli.main import app as cli
 
     (tmp_path / "ws").write_text("not a folder")
     root = tmp_path / "ws" / below if below else tmp_path / "ws"
@@ -413,7 +413,7 @@ def _create_at_once(tmp_path: Path, root: Path, name: str, *extra: str) -> list[
     env = {**os.environ, "FACTORY_HOME": str(root)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "factory.cli", "task", "create", name, "--train", p, *extra],
+            [sys.executable, "-m", "cli.main", "task", "create", name, "--train", p, *extra],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -67,7 +67,7 @@ def check_across_splits(spec: TaskSpec) -> None:
 
 def check_spec(spec: TaskSpec, across: bool = True) -> TaskSpec:
     """Full validation: :func:`validate_task`, :func:`check_split` on every split and, with ``across``,
-    :func:`check_across_splits` (intake leaves that to :func:`factory.datacheck.resolve_conflicts`)."""
+    :func:`check_across_splits` (intake leaves that to :func:`intake.datacheck.resolve_conflicts`)."""
     validate_task(spec)
     folded: dict[str, str] = {}
     for lab in spec.labels:

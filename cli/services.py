@@ -169,7 +169,7 @@ def demo(
     workspace: Optional[str] = WorkspaceOpt,
 ):
     """Create the bundled sample task (EPRSTMT split 0) and run the production flow end to end."""
-    from factory.benchmark_data import load_benchmark_task
+    from intake.benchmark_data import load_benchmark_task
     from pipelines.config import PipelineConfig
 
     ws = _ws(workspace)

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from factory.benchmark_data import default_data_root, load_benchmark_task
+from intake.benchmark_data import default_data_root, load_benchmark_task
 from factory.errors import TaskError
-from factory import readers
-from factory.labels import EPRSTMT_LABELS, fewclue_labels, read_labels_file
-from factory.readers import (
+from intake import readers
+from intake.labels import EPRSTMT_LABELS, fewclue_labels, read_labels_file
+from intake.readers import (
     Fields,
     detect_format,
     read_banking_split,

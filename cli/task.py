@@ -100,7 +100,7 @@ def create(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ):
     """Read, validate and store a task. Nothing is written unless every check passes; data warnings are printed with their fix."""
-    from factory.intake import create_task
+    from intake.create import create_task
 
     ws = open_workspace(workspace, as_json)
     try:
@@ -153,7 +153,7 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="print the warnings as JSON"),
 ):
     """Data checks before a run: warnings with their fix (they never block a run)."""
-    from factory.datacheck import data_warnings, label_warnings, resolve_conflicts
+    from intake.datacheck import data_warnings, label_warnings, resolve_conflicts
 
     try:
         spec = open_workspace(workspace, as_json).load_task(name)

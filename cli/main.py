@@ -1,14 +1,13 @@
 """The ``factory`` command line.
 
-Each command lives in its own module under :mod:`factory.commands`; this file
-only mounts them.
+Each command lives in its own module of :mod:`cli`; this file only mounts them.
 """
 
 from __future__ import annotations
 
 import typer
 
-from factory.commands import bench, doctor, launch, predict, services, task
+from cli import bench, doctor, launch, predict, services, task
 
 app = typer.Typer(
     help="Few-shot model factory: task in, small fast model out.", no_args_is_help=True, add_completion=False

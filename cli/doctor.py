@@ -58,7 +58,7 @@ def doctor(
 
     Exits with status 1 when a required check fails.
     """
-    from factory.diagnostics import run_checks
+    from cli.diagnostics import run_checks
 
     # The check is about working offline: never let a load reach for a hub.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

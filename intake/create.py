@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from factory.atomic import sha256_file
-from factory.checks import check_spec, detect_language
+from intake.checks import check_spec, detect_language
 from factory.errors import TaskError
-from factory.labels import SST_LABELS, fewclue_labels, infer_labels, parse_label_list, read_labels_file
-from factory.readers import FEWCLUE_FIELDS, FORMATS, Fields, banking_labels, detect_format, read_examples
+from intake.labels import SST_LABELS, fewclue_labels, infer_labels, parse_label_list, read_labels_file
+from intake.readers import FEWCLUE_FIELDS, FORMATS, Fields, banking_labels, detect_format, read_examples
 from factory.spec import LANGUAGES, Label, TaskSpec, validate_task_name
-from factory.textfile import check_exists
+from intake.textfile import check_exists
 from factory.workspace import Workspace
 
 INPUT_SPLITS = {"train": "gold", "dev": "dev", "test": "test", "unlabeled": "unlabeled"}
@@ -46,7 +46,7 @@ class IntakeConfig:
     overwrite: bool = False
     conflicts: str = "warn"  # a text labeled differently across gold/dev/test: warn | drop (the later rows) | refuse
     sources: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)  # filled by intake: factory.datacheck warnings, each with its fix
+    warnings: list = field(default_factory=list)  # filled by intake: intake.datacheck warnings, each with its fix
 
     def validate(self) -> "IntakeConfig":
         """Check the cheap things (name, format, language, paths) before reading any file."""
@@ -108,7 +108,7 @@ def build_spec(cfg: IntakeConfig, notes: list[dict] | None = None) -> TaskSpec:
     """Read and validate every file of ``cfg``; returns a checked :class:`TaskSpec`, writes nothing.
 
     What was normalised on the way (labels with surrounding spaces) is appended to ``notes`` as warnings
-    in the :mod:`factory.datacheck` shape, each with its fix.
+    in the :mod:`intake.datacheck` shape, each with its fix.
     """
     cfg.validate()
     fields = cfg.fields()
@@ -165,7 +165,7 @@ def intake(cfg: IntakeConfig, workspace: Workspace | str | os.PathLike | None = 
             "pick another name or pass --overwrite",
             where="task name",
         )
-    from factory.datacheck import CONFLICT_MODES, data_warnings, resolve_conflicts
+    from intake.datacheck import CONFLICT_MODES, data_warnings, resolve_conflicts
 
     if cfg.conflicts not in CONFLICT_MODES:
         raise TaskError(

@@ -9,7 +9,7 @@ Formats (``FORMATS``):
 - ``sst``: SST-2 lines ``<label> <text>``.
 - ``banking``: a BANKING77 split folder with ``seq.in`` and ``label``.
 
-All of them read through :func:`factory.textfile.read_user_text` (size limit,
+All of them read through :func:`intake.textfile.read_user_text` (size limit,
 strict UTF-8, BOM stripped) and split lines on ``"\\n"`` only. Cell values are
 stored verbatim as text: nothing is ever evaluated.
 """
@@ -24,12 +24,12 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory import textfile
-from factory.checks import check_spec, detect_language
+from intake import textfile
+from intake.checks import check_spec, detect_language
 from factory.errors import TaskError
-from factory.labels import EPRSTMT_LABELS, SST_LABELS, fewclue_labels, infer_labels  # noqa: F401  (EPRSTMT_LABELS re-exported)
+from intake.labels import EPRSTMT_LABELS, SST_LABELS, fewclue_labels, infer_labels  # noqa: F401  (EPRSTMT_LABELS re-exported)
 from factory.spec import Example, Label, TaskSpec
-from factory.textfile import clean_text, read_user_text, split_lines
+from intake.textfile import clean_text, read_user_text, split_lines
 
 FORMATS = ("fewclue", "csv", "jsonl", "sst", "banking")
 

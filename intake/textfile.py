@@ -1,6 +1,6 @@
 """Safe reading of user text files: size limit, strict UTF-8 (BOM-less UTF-16 named), BOM, line endings, splitting.
 
-Every reader in :mod:`factory.readers` goes through :func:`read_user_text`, so
+Every reader in :mod:`intake.readers` goes through :func:`read_user_text`, so
 the same limits and the same error messages apply to every format. The limits
 are module constants: change them here (or monkeypatch them in tests); they
 are read at call time.
@@ -61,7 +61,7 @@ def read_user_text(path: str | os.PathLike) -> str:
         raise TaskError(
             f"a file of at most {_fmt_bytes(MAX_FILE_BYTES)}",
             f"{_fmt_bytes(size)}",
-            "split the file or sample it (few-shot tasks need little data); the limit is factory.textfile.MAX_FILE_BYTES",
+            "split the file or sample it (few-shot tasks need little data); the limit is intake.textfile.MAX_FILE_BYTES",
             where=p.name,
         )
     try:
@@ -170,7 +170,7 @@ def split_lines(text: str) -> list[str]:
         lines.pop()
     if len(lines) > MAX_ROWS:
         raise TaskError(
-            f"at most {MAX_ROWS} rows", f"{len(lines)} lines", "sample the file; the limit is factory.textfile.MAX_ROWS"
+            f"at most {MAX_ROWS} rows", f"{len(lines)} lines", "sample the file; the limit is intake.textfile.MAX_ROWS"
         )
     return lines
 
@@ -205,7 +205,7 @@ def clean_text(value: str, where: str) -> str:
         raise TaskError(
             f"a text of at most {MAX_TEXT_CHARS} characters",
             f"{len(text)} characters",
-            "shorten the text, or check for a missing line break or unclosed quote; the limit is factory.textfile.MAX_TEXT_CHARS",
+            "shorten the text, or check for a missing line break or unclosed quote; the limit is intake.textfile.MAX_TEXT_CHARS",
             where=where,
         )
     return text

@@ -48,7 +48,7 @@ def bench(
 ):
     """Run a benchmark with the FewCLUE protocol (gold=train_k, select on dev_k, report test_public)."""
     from benchmarks.record import make_record, print_record, save_record
-    from factory.benchmark_data import load_benchmark_task
+    from intake.benchmark_data import load_benchmark_task
 
     if stage not in STAGES:
         raise typer.BadParameter(f"expected one of {STAGES}, found {stage!r}")

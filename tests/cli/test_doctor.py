@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from factory import diagnostics
-from factory.commands.doctor import doctor
+from cli import diagnostics
+from cli.doctor import doctor
 
 runner = CliRunner()
 app = typer.Typer()

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from factory.datacheck import data_warnings, label_name_warnings, resolve_conflicts
+from intake.datacheck import data_warnings, label_name_warnings, resolve_conflicts
 from factory.errors import TaskError
 from factory.spec import Example, Label, TaskSpec
 
@@ -84,7 +84,7 @@ def test_label_names_the_encoder_cannot_tell_apart():
 
 
 def test_task_create_prints_warnings_and_task_check_lists_them(tmp_path):
-    from factory.cli import app
+    from cli.main import app
 
     (tmp_path / "train.csv").write_text(
         "text,label\n" + "".join(f"good {i},a\n" for i in range(6)) + "bad one,b\n", encoding="utf-8"
@@ -136,7 +136,7 @@ def test_dev_equal_to_gold_and_the_train_file_passed_as_pool_are_flagged():
 
 @pytest.mark.integration
 def test_real_encoder_flags_labels_it_confuses_zero_shot_on_the_gold():
-    from factory.datacheck import label_confusion_warnings
+    from intake.datacheck import label_confusion_warnings
     from teacher.embedding import EmbeddingTeacherConfig, load_encoder
 
     cfg = EmbeddingTeacherConfig(progress=False)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from factory.checks import check_spec, check_split, detect_language
+from intake.checks import check_spec, check_split, detect_language
 from factory.errors import TaskError
 from factory.spec import Example, Label, TaskSpec, validate_task, validate_task_name
 

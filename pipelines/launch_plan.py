@@ -23,7 +23,7 @@ from typing import Any
 
 from factory.atomic import atomic_write_json
 from factory.errors import TaskError
-from factory.launch_memory import MemoryEstimate, ModelShape, estimate_memory, model_shape
+from pipelines.launch_memory import MemoryEstimate, ModelShape, estimate_memory, model_shape
 
 STRATEGIES = ("ddp", "fsdp")
 PRECISIONS = ("no", "bf16", "fp16")

@@ -7,8 +7,8 @@ import json
 from typer.testing import CliRunner
 
 from factory.atomic import read_jsonl, verify_manifest
-from factory.benchmark_data import default_data_root
-from factory.commands.task import app
+from intake.benchmark_data import default_data_root
+from cli.task import app
 
 runner = CliRunner()
 EPR = default_data_root() / "fewclue" / "eprstmt"

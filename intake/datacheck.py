@@ -58,7 +58,7 @@ def conflicts(spec: TaskSpec) -> list[tuple[str, str, str, str, str]]:
 
 def resolve_conflicts(spec: TaskSpec, mode: str) -> tuple[TaskSpec, list[dict]]:
     """``warn``: keep every row and report; ``drop``: remove the later rows of each conflicting text; ``refuse``: raise."""
-    from factory.checks import check_across_splits
+    from intake.checks import check_across_splits
     from factory.errors import TaskError
 
     if mode not in CONFLICT_MODES:

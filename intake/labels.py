@@ -13,7 +13,7 @@ from pathlib import Path
 
 from factory.errors import TaskError
 from factory.spec import Example, Label
-from factory.textfile import read_user_text, split_lines
+from intake.textfile import read_user_text, split_lines
 
 # Verbalizers and readable names for the FewCLUE tasks whose label ids are not words.
 EPRSTMT_LABELS = [

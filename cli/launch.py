@@ -55,7 +55,7 @@ def launch_plan(
 ):
     """Dry run: world size, per-device batch, gradient accumulation, per-GPU memory and the launch command."""
     from factory.errors import TaskError
-    from factory.launch import ResourcesConfig, launch_command, launch_env, plan_launch, write_launch_files
+    from pipelines.launch_plan import ResourcesConfig, launch_command, launch_env, plan_launch, write_launch_files
 
     if logits not in ("all", "last", "auto"):
         raise typer.BadParameter(f"expected all, last or auto; found {logits!r}")
