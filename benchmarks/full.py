@@ -11,7 +11,7 @@ files (the spec with its seeded caps, the committee, the soft labels):
   dev says they help, :func:`recipe.steps.decide_synthesis`; otherwise the same student as the row above).
 
 Model selection only ever looks at dev; test is scored once per system at the end.
-Presets live in :data:`PRESETS` (``--quick`` or the full budget).
+Budgets are files: ``configs/bench-quick.yaml`` (``--quick``) and ``configs/bench-full.yaml``.
 """
 
 from __future__ import annotations
@@ -21,45 +21,31 @@ import time
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
 from benchmarks.baselines import setfit_baseline, tfidf_lr
 from benchmarks.record import result_row
 from benchmarks.tasks import with_task_settings
+from factory.config import CONFIGS_DIR, StageConfig
 from factory.spec import TaskSpec
 from recipe import RecipeConfig, run_recipe
 from recipe import steps
 
-# Budgets per preset: the recipe's caps and stage settings, plus SetFit's pair iterations.
-PRESETS = {
-    "quick": {
-        "recipe": {
-            "score_teacher": False,  # the bench scores every member and the committee on test itself
-            "pool_cap": 2000,
-            "dev_cap": 300,
-            "test_cap": 600,
-            "questions": 20,
-            "generator": {"total": 80},
-            # The student trains as the product does (DistillConfig's 8 epochs, early stopping on dev):
-            # at 4 the 77-class BANKING77 student was still 11 points short of where it ends (dev 76.3 → 87.3).
-        },
-        "setfit_iterations": 20,
-        "setfit_max_steps": 40,
-        "pool_ladder": (400,),
-    },
-    "full": {
-        "recipe": {
-            "score_teacher": False,
-            "pool_cap": 8000,
-            "dev_cap": None,
-            "test_cap": None,
-            "questions": 20,
-            "generator": {"per_label": 32},
-        },
-        "setfit_iterations": 20,
-        "setfit_max_steps": None,
-        "pool_ladder": (400, 2000),
-    },
-}
+
+class BenchPreset(StageConfig):
+    """A benchmark budget, ``configs/bench-<name>.yaml``: the recipe's caps and stage settings plus the baselines'."""
+
+    recipe: dict  # RecipeConfig fields
+    setfit_iterations: int = Field(ge=1)  # SetFit's pair iterations
+    setfit_max_steps: int | None = Field(ge=1)  # caps SetFit's contrastive steps; None = no cap
+    pool_ladder: list[int]  # extra no-synthetic students on the first n soft-labeled pool texts
+
+
+def bench_preset(quick: bool) -> BenchPreset:
+    """``configs/bench-quick.yaml`` (``--quick``) or ``configs/bench-full.yaml``."""
+    return BenchPreset.load(CONFIGS_DIR / f"bench-{'quick' if quick else 'full'}.yaml")
+
+
 SETFIT_BACKBONE = {"zh": "embeddinggemma-300m", "en": "embeddinggemma-300m"}
 
 
@@ -109,14 +95,14 @@ def _student_row(
 
 
 def run(
-    spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = None, preset: dict | None = None
+    spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = None, preset: BenchPreset | None = None
 ) -> dict:
     """Run every system on ``spec``; returns ``{"results": rows, "stage_seconds": ..., ...}``."""
     from teacher import Committee
 
-    p = preset or PRESETS["quick" if quick else "full"]
+    p = preset or bench_preset(quick)
     spec = with_task_settings(spec)
-    cfg = RecipeConfig.from_dict({**p["recipe"], "seed": seed})
+    cfg = RecipeConfig.from_dict({**p.recipe, "seed": seed})
     work = Path(workdir or tempfile.mkdtemp(prefix=f"bench-{spec.name}-"))
     t0 = time.perf_counter()
     # With --workdir a rerun of the same task and preset reuses the finished teacher, generation and labels.
@@ -207,7 +193,7 @@ def run(
 
     # Accuracy against pool size: the same student on the first n soft-labeled pool texts (a seeded sample already).
     pool_rows = read_jsonl(out["labels"]["pool"])
-    for n in [n for n in p.get("pool_ladder", ()) if n < len(pool_rows)]:
+    for n in [n for n in p.pool_ladder if n < len(pool_rows)]:
         sub = atomic_write_jsonl(work / f"pool-{n}" / "pool.jsonl", pool_rows[:n])
         d = steps.distill_student(
             out["spec"], [str(sub)], cfg.student, str(work / f"student-pool-{n}"), cfg.budget, cfg.max_latency_ms, emb
@@ -236,8 +222,8 @@ def run(
             backbone=backbone,
             test=test,
             seed=seed,
-            num_iterations=p["setfit_iterations"],
-            max_steps=p["setfit_max_steps"],
+            num_iterations=p.setfit_iterations,
+            max_steps=p.setfit_max_steps,
         )
     )
     return {

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.record import result_row
-from benchmarks.tasks import TEXT_NAMES, template, with_verbalizers
+from benchmarks.tasks import template, text_name, with_verbalizers
 from factory.spec import TaskSpec
 from recipe.steps import seeded_cap
 
@@ -49,7 +49,7 @@ def generator_config(spec: TaskSpec, per_label: int, seed: int):
     return GeneratorConfig(
         per_label=per_label,
         seed=seed,
-        text_name=TEXT_NAMES.get(spec.name),
+        text_name=text_name(spec),
         max_new_tokens=40 if spec.name == "tnews" else 64,
         # The calibrated few-shot teacher is unsure (EPRSTMT: its probability of the
         # intended label on synthetic reviews ranged 0.40-0.67, so 0.7 kept none);

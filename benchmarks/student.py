@@ -21,16 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.full import bench_preset
 from benchmarks.record import result_row
 from benchmarks.tasks import with_task_settings
 from factory.spec import TaskSpec
 from recipe import RecipeConfig, steps
 
-PRESETS = {
-    # Students train as the product's do (DistillConfig's epochs, early stopping on dev).
-    "quick": {"pool_cap": 2000, "dev_cap": 300, "test_cap": 600},
-    "full": {"pool_cap": 8000, "dev_cap": None, "test_cap": None},
-}
+# The caps of the whole-factory budget (configs/bench-quick.yaml, bench-full.yaml), so both benches label the same pool.
+# Students train as the product's do (DistillConfig's epochs, early stopping on dev).
+CAPS = ("pool_cap", "dev_cap", "test_cap")
 
 
 def _done(folder: Path) -> bool:
@@ -131,9 +130,8 @@ def run(spec: TaskSpec, *, quick: bool, seed: int, workdir: str | Path | None = 
     from student.ladder import read_ladder
 
     spec = with_task_settings(spec)
-    cfg = RecipeConfig.from_dict(
-        {**PRESETS["quick" if quick else "full"], "seed": seed, "synthetic": False, "budget": budget}
-    )
+    caps = {k: v for k, v in bench_preset(quick).recipe.items() if k in CAPS}
+    cfg = RecipeConfig.from_dict({**caps, "seed": seed, "synthetic": False, "budget": budget})
     work = Path(workdir or tempfile.mkdtemp(prefix=f"bench-student-{spec.name}-"))
     spec_path, teacher_dir, pool, emb = _inputs(spec, cfg, work)
     run_spec = steps.load_spec(spec_path)

@@ -36,7 +36,7 @@ def configs(spec: TaskSpec, quick: bool, seed: int) -> list[tuple[str, TeacherCo
     ft = TeacherConfig(mode="finetune", **base, **FINETUNE.get(spec.name, {}))
     if quick:
         per_epoch = -(-len(spec.gold) // ft.batch_size)
-        ft = replace(ft, epochs=max(1, min(ft.epochs, QUICK_STEPS // per_epoch)), eval_every=min(per_epoch, 15))
+        ft = ft.replace(epochs=max(1, min(ft.epochs, QUICK_STEPS // per_epoch)), eval_every=min(per_epoch, 15))
     return [
         ("teacher-zero-shot", TeacherConfig(mode="zero-shot", **base)),
         ("teacher-icl", TeacherConfig(mode="icl", icl_shots=2 if len(spec.labels) <= 4 else 1, **base)),

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from pipelines import endpoints
 from pathlib import Path
 
 # (distribution, required): the factory's own stack, then optional extras.
@@ -44,7 +45,11 @@ PACKAGES = (
 )
 CHECKED_MODELS = ("gemma-3-270m", "smollm2-135m-instruct", "all-minilm-l6-v2")
 # The ports the services bind by default on loopback (Label Studio, Prefect, Streamlit).
-SERVICE_PORTS = {"label-studio": 8080, "prefect": 4200, "streamlit": 8501}
+SERVICE_PORTS = {
+    "label-studio": endpoints.DEFAULT_PORTS[endpoints.LABEL_STUDIO],
+    "prefect": endpoints.DEFAULT_PORTS[endpoints.PREFECT],
+    "streamlit": endpoints.DEFAULT_PORTS[endpoints.UI],
+}
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome", "headless_shell")
 
 

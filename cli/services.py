@@ -26,10 +26,10 @@ def _config(path: Optional[str], tiny: bool) -> dict:
     from pipelines.config import PipelineConfig
 
     if path and tiny:
-        raise typer.BadParameter("expected --config FILE or --tiny, found both; pass only one")
+        raise typer.BadParameter("expected --config PRESET|FILE or --tiny, found both; pass only one")
     if path:
         return PipelineConfig.load(path).to_dict()
-    return (PipelineConfig.tiny() if tiny else PipelineConfig()).to_dict()
+    return (PipelineConfig.preset("tiny") if tiny else PipelineConfig()).to_dict()
 
 
 def _run_production(ws, task: str, cfg: dict, resume: bool) -> dict:
@@ -72,8 +72,14 @@ def _report(out: dict) -> None:
 
 def run(
     task: str = typer.Argument(..., help="task name in the workspace"),
-    config: Optional[str] = typer.Option(None, "--config", help="PipelineConfig JSON (stage configs, budgets)"),
-    tiny: bool = typer.Option(False, "--tiny", help="tiny budgets (1 epoch, small pool): a smoke run in minutes"),
+    config: Optional[str] = typer.Option(
+        None,
+        "--config",
+        help="a preset name (tiny, demo: configs/<name>.yaml) or a .json/.yaml file of PipelineConfig fields",
+    ),
+    tiny: bool = typer.Option(
+        False, "--tiny", help="the tiny preset (1 epoch, small pool): a smoke run in minutes; same as --config tiny"
+    ),
     fresh: bool = typer.Option(False, "--fresh", help="start a new run even if the last one did not finish"),
     workspace: Optional[str] = WorkspaceOpt,
     student_budget: Optional[str] = typer.Option(
@@ -113,7 +119,9 @@ def run(
 def up(
     no_ui: bool = typer.Option(False, "--no-ui", help="do not start Streamlit"),
     no_serve: bool = typer.Option(False, "--no-serve", help="do not serve the deployments"),
-    config: Optional[str] = typer.Option(None, "--config", help="default PipelineConfig JSON of the served flows"),
+    config: Optional[str] = typer.Option(
+        None, "--config", help="default config of the served flows: a preset name or a .json/.yaml file"
+    ),
     sync_interval: float = typer.Option(
         300.0, "--sync-interval", help="seconds between queue syncs (idle ones contact nothing)"
     ),
@@ -124,8 +132,8 @@ def up(
     from pipelines.config import PipelineConfig
 
     ws = _ws(workspace)
-    cfg = PipelineConfig.load(config).to_dict() if config else None
     try:
+        cfg = PipelineConfig.load(config).to_dict() if config else None
         services.up(ws, ui=not no_ui, serve=not no_serve, config=cfg, sync_interval=sync_interval)
     except (FactoryError, RuntimeError, TimeoutError) as e:
         typer.echo(f"error: {e}", err=True)
@@ -180,7 +188,7 @@ def demo(
         # A capped pool keeps the demo in minutes; the full 19.5k pool is for `factory run`.
         ws.save_task(replace(spec, name=DEMO_TASK, unlabeled=spec.unlabeled[:1000]))
         typer.echo(f"created task {DEMO_TASK} in {ws.root}")
-    cfg = (PipelineConfig.tiny() if tiny else PipelineConfig.demo()).to_dict()
+    cfg = PipelineConfig.preset("tiny" if tiny else "demo").to_dict()
     out = _run_production(ws, DEMO_TASK, cfg, resume=True)
     _report(out)
     typer.echo(f"model folder: {Path(out['version_dir'])}")

@@ -38,8 +38,8 @@ def _as_task_error(cls_name: str, err: ValidationError) -> TaskError:
         return cause
     loc = ".".join(str(p) for p in first.get("loc", ()))
     where = f"{cls_name}.{loc}" if loc else cls_name
-    if first.get("type") == "extra_forbidden":
-        unknown = sorted(".".join(map(str, e["loc"])) for e in err.errors() if e.get("type") == "extra_forbidden")
+    if first.get("type") in ("extra_forbidden", "no_such_attribute"):
+        unknown = sorted(".".join(map(str, e["loc"])) for e in err.errors() if e.get("type") == first.get("type"))
         fields = sorted(_REGISTRY[cls_name].model_fields) if cls_name in _REGISTRY else []
         return TaskError(
             f"{cls_name} fields ({', '.join(fields)})",

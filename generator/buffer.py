@@ -67,7 +67,7 @@ def fill_buffer(
     after ``max_rounds`` rounds even when the filters keep rejecting everything.
     Returns ``{"samples": buffer size, "rounds": rounds run, "chunks": [paths]}``.
     """
-    cfg = (cfg or GeneratorConfig()).validate()
+    cfg = cfg or GeneratorConfig()
     if target < 1 or max_rounds < 1:
         raise TaskError(
             "target >= 1 and max_rounds >= 1",
@@ -76,7 +76,7 @@ def fill_buffer(
             where="fill_buffer",
         )
     spec = workspace.load_task(task_name)
-    cfg.validate(spec)
+    cfg.check_budget(spec)
     buf = workspace.buffer_dir(task_name)
     buf.mkdir(parents=True, exist_ok=True)
     cfg.save(buf / "generator.json")

@@ -1,21 +1,23 @@
-"""The generator's one typed config, validated up front."""
+"""The generator's one typed config, checked when it is built."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal, get_args
+
+from pydantic import Field
 
 from factory.atomic import atomic_write_json
+from factory.config import StageConfig
 from factory.errors import TaskError
 from factory.spec import TaskSpec
 
-CHAT_MODES = ("auto", "always", "never")
+ChatMode = Literal["auto", "always", "never"]
+CHAT_MODES = get_args(ChatMode)
 DEFAULT_PER_LABEL = 20
 
 
-@dataclass
-class GeneratorConfig:
+class GeneratorConfig(StageConfig):
     """How many samples to write, with which model and sampling settings, and how hard to filter.
 
     The budget is the number of *candidates generated* (before filtering): either
@@ -24,31 +26,32 @@ class GeneratorConfig:
     """
 
     model: str | None = None  # None: the bundled default generator for the task's language
-    per_label: int | None = None
-    total: int | None = None
+    per_label: int | None = Field(None, ge=1)
+    total: int | None = Field(None, ge=1)
     seed: int = 0
     # prompting
-    shots: int = 4  # gold examples of the intended label in every prompt (rotating subsets)
+    shots: int = Field(4, ge=1)  # gold examples of the intended label in every prompt (rotating subsets)
     text_name: str | None = None  # what a text is called in the prompt, e.g. "商品评论"; default 文本/text
-    chat_template: str = "auto"  # auto: use the tokenizer's chat template when it has one
+    chat_template: ChatMode = "auto"  # auto: use the tokenizer's chat template when it has one
     # sampling
-    temperature: float = 0.9
-    top_p: float = 0.95
-    max_new_tokens: int = 64
-    batch_size: int = 8
+    temperature: float = Field(0.9, gt=0)
+    top_p: float = Field(0.95, ge=0, le=1)
+    max_new_tokens: int = Field(64, ge=1)
+    batch_size: int = Field(8, ge=1)
     # sample only tokens that occur in the task's texts and prompts (gold, up to 2,000 pool texts)
     domain_vocab: bool = True
     # filters
-    min_chars: int = 4
+    min_chars: int = Field(4, ge=1)
     max_chars: int | None = None  # None: twice the longest gold text (at least 32)
-    min_distinct_ngrams: float = 0.4  # degenerate: distinct/total char 3-grams below this
-    language_ratio: float = 0.6  # share of letters in the task's script
-    gold_overlap: float = 0.7  # near-copy of gold: char n-gram overlap coefficient at or above this
-    dup_threshold: float = 0.7  # near duplicates: char n-gram Jaccard at or above this
-    teacher_threshold: float = 0.5  # keep when the teacher's prob of the intended label is at least this
+    min_distinct_ngrams: float = Field(0.4, ge=0, le=1)  # degenerate: distinct/total char 3-grams below this
+    language_ratio: float = Field(0.6, ge=0, le=1)  # share of letters in the task's script
+    gold_overlap: float = Field(0.7, ge=0, le=1)  # near-copy of gold: char n-gram overlap coefficient at or above this
+    dup_threshold: float = Field(0.7, ge=0, le=1)  # near duplicates: char n-gram Jaccard at or above this
+    # keep when the teacher's prob of the intended label is at least this
+    teacher_threshold: float = Field(0.5, ge=0, le=1)
 
-    def validate(self, spec: TaskSpec | None = None) -> "GeneratorConfig":
-        """Raise :class:`TaskError` on the first bad field; returns ``self``."""
+    def check(self) -> None:
+        """One budget at most, and ``max_chars`` not below ``min_chars``."""
         if self.per_label is not None and self.total is not None:
             raise TaskError(
                 "either per_label or total as the budget",
@@ -56,62 +59,23 @@ class GeneratorConfig:
                 "set one of them and leave the other None",
                 where="GeneratorConfig",
             )
-        for name in ("per_label", "total"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or v < 1):
-                raise TaskError(
-                    "a positive integer", f"{name}={v!r}", f"set {name} to 1 or more", where="GeneratorConfig"
-                )
-        positive = {
-            "shots": self.shots,
-            "max_new_tokens": self.max_new_tokens,
-            "batch_size": self.batch_size,
-            "min_chars": self.min_chars,
-        }
-        for name, v in positive.items():
-            if not isinstance(v, int) or v < 1:
-                raise TaskError(
-                    "a positive integer", f"{name}={v!r}", f"set {name} to 1 or more", where="GeneratorConfig"
-                )
         if self.max_chars is not None and self.max_chars < self.min_chars:
             raise TaskError(
                 "max_chars >= min_chars",
                 f"max_chars={self.max_chars}, min_chars={self.min_chars}",
                 "raise max_chars or leave it None",
-                where="GeneratorConfig",
+                where="GeneratorConfig.max_chars",
             )
-        if self.chat_template not in CHAT_MODES:
-            raise TaskError(
-                f"chat_template one of {CHAT_MODES}",
-                repr(self.chat_template),
-                "use 'auto' unless you need to force it",
-                where="GeneratorConfig",
-            )
-        if not self.temperature > 0:
-            raise TaskError(
-                "temperature > 0 (sampling)", repr(self.temperature), "use e.g. 0.9", where="GeneratorConfig"
-            )
-        for name in (
-            "top_p",
-            "min_distinct_ngrams",
-            "language_ratio",
-            "gold_overlap",
-            "dup_threshold",
-            "teacher_threshold",
-        ):
-            v = getattr(self, name)
-            if not 0.0 <= float(v) <= 1.0:
-                raise TaskError(
-                    "a value between 0 and 1", f"{name}={v!r}", f"set {name} within [0, 1]", where="GeneratorConfig"
-                )
-        if spec is not None and self.total is not None and self.total < len(spec.labels):
+
+    def check_budget(self, spec: TaskSpec) -> None:
+        """Raise :class:`TaskError` when ``total`` cannot give every label of ``spec`` one candidate."""
+        if self.total is not None and self.total < len(spec.labels):
             raise TaskError(
                 f"a total of at least one sample per label ({len(spec.labels)})",
                 f"total={self.total}",
                 f"raise total to {len(spec.labels)} or more, or use per_label",
-                where="GeneratorConfig",
+                where="GeneratorConfig.total",
             )
-        return self
 
     def budget(self, label_ids: list[str]) -> dict[str, int]:
         """Candidates to generate for every label; sums exactly to the configured budget."""
@@ -121,25 +85,6 @@ class GeneratorConfig:
         base, extra = divmod(self.total, len(label_ids))
         return {lab: base + (1 if i < extra else 0) for i, lab in enumerate(label_ids)}
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "GeneratorConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise TaskError(
-                f"generator config fields among {sorted(known)}",
-                f"unknown {unknown}",
-                "remove or rename them",
-                where="GeneratorConfig",
-            )
-        return cls(**d)
-
     def save(self, path: str | Path) -> Path:
+        """Write the config as JSON (atomically); :meth:`load` reads it back."""
         return atomic_write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> "GeneratorConfig":
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

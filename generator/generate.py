@@ -89,7 +89,8 @@ def generate(
     samples whose intended label gets at least ``cfg.teacher_threshold`` are
     kept, carrying the teacher's probabilities as soft labels.
     """
-    cfg = (cfg or GeneratorConfig()).validate(spec)
+    cfg = cfg or GeneratorConfig()
+    cfg.check_budget(spec)
     validate_task(spec)
     t0 = time.perf_counter()
     model, tokenizer = load_generator(spec, cfg)

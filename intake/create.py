@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pydantic import Field
+
 from factory.atomic import sha256_file
+from factory.config import StageConfig
 from intake.checks import check_spec, detect_language
+from intake.datacheck import CONFLICT_MODES, data_warnings, resolve_conflicts
 from factory.errors import TaskError
 from intake.labels import SST_LABELS, fewclue_labels, infer_labels, parse_label_list, read_labels_file
 from intake.readers import FEWCLUE_FIELDS, FORMATS, Fields, banking_labels, detect_format, read_examples
@@ -25,9 +28,12 @@ from factory.workspace import Workspace
 INPUT_SPLITS = {"train": "gold", "dev": "dev", "test": "test", "unlabeled": "unlabeled"}
 
 
-@dataclass
-class IntakeConfig:
-    """Everything :func:`intake` needs. ``fmt=None`` guesses the format from the train file name."""
+class IntakeConfig(StageConfig):
+    """Everything :func:`intake` needs. ``fmt=None`` guesses the format from the train file name.
+
+    The cheap things (name, format, language, label options, paths) are checked when the config is built,
+    before any file is read.
+    """
 
     name: str
     train: str
@@ -45,14 +51,15 @@ class IntakeConfig:
     prompt: str | None = None  # the LLM teacher's prompt with {text} (and optionally {options}); None = its default
     overwrite: bool = False
     conflicts: str = "warn"  # a text labeled differently across gold/dev/test: warn | drop (the later rows) | refuse
-    sources: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)  # filled by intake: intake.datacheck warnings, each with its fix
+    sources: dict = Field(default_factory=dict)
+    warnings: list = Field(default_factory=list)  # filled by intake: intake.datacheck warnings, each with its fix
 
-    def validate(self) -> "IntakeConfig":
-        """Check the cheap things (name, format, language, paths) before reading any file."""
+    def check(self) -> None:
+        """Name, format (guessed from the train file name when unset), language, label options, paths, conflicts."""
         validate_task_name(self.name)
         if self.fmt is None:
-            self.fmt = detect_format(self.train)
+            # Written past pydantic: assigning the field from inside its own check would run the check again.
+            self.__dict__["fmt"] = detect_format(self.train)
         if self.fmt not in FORMATS:
             raise TaskError(
                 f"a format in {list(FORMATS)}",
@@ -74,7 +81,13 @@ class IntakeConfig:
         for opt in ("train", "dev", "test", "unlabeled", "labels_file"):
             if getattr(self, opt) is not None:
                 check_exists(getattr(self, opt), f"--{opt.replace('_', '-')} file")
-        return self
+        if self.conflicts not in CONFLICT_MODES:
+            raise TaskError(
+                f"--conflicts one of {CONFLICT_MODES}",
+                repr(self.conflicts),
+                "use warn (default), drop or refuse",
+                where="--conflicts",
+            )
 
     def fields(self) -> Fields:
         base = FEWCLUE_FIELDS if self.fmt == "fewclue" else Fields()
@@ -110,7 +123,6 @@ def build_spec(cfg: IntakeConfig, notes: list[dict] | None = None) -> TaskSpec:
     What was normalised on the way (labels with surrounding spaces) is appended to ``notes`` as warnings
     in the :mod:`intake.datacheck` shape, each with its fix.
     """
-    cfg.validate()
     fields = cfg.fields()
     splits = {}
     stripped: dict[str, str] = {}
@@ -157,22 +169,12 @@ def _stripped_labels_warning(stripped: dict[str, str]) -> dict:
 def intake(cfg: IntakeConfig, workspace: Workspace | str | os.PathLike | None = None) -> TaskSpec:
     """Build the spec from ``cfg`` and store it in ``workspace``; on any error nothing is written."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-    cfg.validate()
     if ws.has_task(cfg.name) and not cfg.overwrite:
         raise TaskError(
             "a new task name",
             f"task {cfg.name!r} already exists in {ws.root}",
             "pick another name or pass --overwrite",
             where="task name",
-        )
-    from intake.datacheck import CONFLICT_MODES, data_warnings, resolve_conflicts
-
-    if cfg.conflicts not in CONFLICT_MODES:
-        raise TaskError(
-            f"--conflicts one of {CONFLICT_MODES}",
-            repr(cfg.conflicts),
-            "use warn (default), drop or refuse",
-            where="--conflicts",
         )
     notes: list[dict] = []
     spec, conflict_notes = resolve_conflicts(build_spec(cfg, notes), cfg.conflicts)
@@ -185,7 +187,7 @@ def intake(cfg: IntakeConfig, workspace: Workspace | str | os.PathLike | None = 
         for opt in (*INPUT_SPLITS, "labels_file")
         if getattr(cfg, opt)
     }
-    record = {**asdict(cfg), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "counts": spec.counts()}
+    record = {**cfg.to_dict(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "counts": spec.counts()}
     ws.save_task(spec, overwrite=cfg.overwrite, intake=record)
     return spec
 

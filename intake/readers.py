@@ -84,7 +84,7 @@ def _label_value(value, where: str, stripped: dict[str, str] | None = None) -> s
     return label
 
 
-def read_jsonl(
+def read_jsonl_examples(
     path: str | os.PathLike, fields: Fields = Fields(), labeled: bool = True, stripped: dict[str, str] | None = None
 ) -> list[Example]:
     """Read JSON lines; blank lines are skipped, ids default to the line number (``stripped``: see _label_value)."""
@@ -221,7 +221,7 @@ def read_csv(
 
 def read_fewclue_file(path: str | os.PathLike, labeled: bool = True) -> list[Example]:
     """Read one FewCLUE file (JSON lines with ``sentence``/``label``/``id``)."""
-    return read_jsonl(path, FEWCLUE_FIELDS, labeled=labeled)
+    return read_jsonl_examples(path, FEWCLUE_FIELDS, labeled=labeled)
 
 
 def read_sst_file(path: str | os.PathLike, labeled: bool = True) -> list[Example]:
@@ -278,9 +278,9 @@ def read_examples(
     if fmt == "csv":
         return read_csv(path, fields or Fields(), labeled, stripped)
     if fmt == "jsonl":
-        return read_jsonl(path, fields or Fields(), labeled, stripped)
+        return read_jsonl_examples(path, fields or Fields(), labeled, stripped)
     if fmt == "fewclue":
-        return read_jsonl(path, fields or FEWCLUE_FIELDS, labeled, stripped)
+        return read_jsonl_examples(path, fields or FEWCLUE_FIELDS, labeled, stripped)
     if fmt == "sst":
         return read_sst_file(path, labeled)
     if fmt == "banking":

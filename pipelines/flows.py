@@ -1,6 +1,7 @@
 """The factory's flows: production, iteration (after the water level) and queue sync.
 
-Flows only wire tasks together; every task calls one library function. Both
+Flow bodies only call tasks (:mod:`pipelines.tasks`), each of which calls one library function: every
+file read or write happens in a task, Prefect's unit of retries and caching. Both
 training flows work in a pipeline run directory from :mod:`pipelines.runs`, so
 running one again after a crash picks up the finished tasks from Prefect's
 result cache and continues where it stopped. The flow run takes that
@@ -15,9 +16,6 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from factory.atomic import atomic_write_jsonl, read_jsonl
-from factory.workspace import Workspace
-from pipelines import queue, runs
 from pipelines import tasks as t
 from pipelines.config import PipelineConfig
 
@@ -36,16 +34,12 @@ def _train_and_publish(
     task_name: str, cfg: dict, rdir: Path, spec_path: str, teacher_dir: str, sample_paths: list[str], extra: dict
 ) -> dict:
     """Shared tail: label, queue questions, distill, evaluate, export, publish."""
-    ws = Workspace()
     labels = t.label_texts(teacher_dir, spec_path, sample_paths, str(rdir / "labels"))
     kept = t.filter_synthetic(spec_path, labels["synthetic"], cfg["generator"], str(rdir / "labels"))
     synthesis = t.decide_synthesis(
         spec_path, kept, labels.get("embeddings"), str(rdir / "synthesis"), cfg["synthetic_use"]
     )
-    asked = [r["text"] for r in queue.read_pushed(ws, task_name)] + [
-        a["text"] for a in queue.read_answers(ws, task_name)
-    ]
-    questions = t.pick_questions(labels["pool"], cfg["questions"], sorted(set(asked)), str(rdir / "questions"))
+    questions = t.pick_questions(labels["pool"], cfg["questions"], t.asked_texts(task_name), str(rdir / "questions"))
     pushed = t.push_questions.submit(spec_path, questions, labels["model_version"])
     art = t.distill_student(
         spec_path,
@@ -66,11 +60,8 @@ def _train_and_publish(
         {"metrics": metrics, "run": rdir.name, "stage_seconds": stage_seconds, "synthesis": synthesis, **extra},
     )
     push_info = pushed.result()
-    zips = sorted(Path(version).glob("*.zip"))
     return {
-        "version": Path(version).name,
-        "version_dir": version,
-        "zip": str(zips[0]) if zips else None,
+        **t.published_version(version),
         "metrics": metrics,
         "questions": push_info,
         "stage_seconds": stage_seconds,
@@ -99,7 +90,7 @@ def production(task_name: str, config: dict | None = None, resume: bool = True) 
         [f.result() for f in samples],
         {"kind": "production", "human_answers": 0},
     )
-    runs.finish_run(rdir, version=out["version"], zip=out["zip"])
+    t.finish_run(str(rdir), {"version": out["version"], "zip": out["zip"]})
     logger.info("published %s: %s", out["version"], out["zip"])
     return out
 
@@ -109,31 +100,30 @@ def iteration(task_name: str, config: dict | None = None, resume: bool = True) -
     """After the water level: teacher update with the new gold, relabel, retrain, publish the next version."""
     logger = get_run_logger()
     cfg = _config(config)
-    ws = Workspace()
     rdir = Path(t.open_run(task_name, "iteration", cfg, resume))
-    snap = rdir / "answers.jsonl"
-    # The answers are frozen at the run's start, so a resumed run trains on the same gold.
-    answers = read_jsonl(snap) if snap.is_file() else t.pull_answers(task_name)
-    atomic_write_jsonl(snap, answers)
+    # The answers are frozen at the run's start, so a resumed run trains on the same gold (and asks no server).
+    answers = t.frozen_answers(str(rdir))
+    if answers is None:
+        answers = t.freeze_answers(str(rdir), t.pull_answers(task_name))
     logger.info("iteration on %d human answers in %s", len(answers), rdir)
     spec_path = t.intake(task_name, cfg, str(rdir), answers=answers)
     teacher_f = t.adapt_teacher.submit(spec_path, cfg["teacher"], str(rdir / "teacher"))
-    prod = [r for r in runs.latest_runs(ws, task_name, "production") if r.get("status") == "done"]
-    sample_paths = [str(Path(prod[-1]["dir"]) / "generator" / "samples.jsonl")] if prod and cfg["synthetic"] else []
+    prod = t.last_finished_run(task_name, "production")
+    sample_paths = [str(Path(prod) / "generator" / "samples.jsonl")] if prod and cfg["synthetic"] else []
     buffer_f = None
     if cfg["buffer_target"] and cfg["synthetic"]:
         # The previous teacher filters the buffer: the updated one is still training beside it.
-        prev_teacher = str(Path(prod[-1]["dir"]) / "teacher") if prod else None
+        prev_teacher = str(Path(prod) / "teacher") if prod else None
         buffer_f = t.fill_buffer.submit(task_name, cfg["generator"], prev_teacher, cfg["buffer_target"])
     teacher_dir = teacher_f.result()
     if buffer_f is not None:
         buffer_f.result()
-        sample_paths += [str(p) for p in sorted(ws.buffer_dir(task_name).glob("chunk-*.jsonl"))]
+        sample_paths += t.buffer_chunks(task_name)
     out = _train_and_publish(
         task_name, cfg, rdir, spec_path, teacher_dir, sample_paths, {"kind": "iteration", "human_answers": len(answers)}
     )
-    queue.mark_consumed(ws, task_name, answers)
-    runs.finish_run(rdir, version=out["version"], zip=out["zip"], human_answers=len(answers))
+    t.mark_consumed(task_name, answers)
+    t.finish_run(str(rdir), {"version": out["version"], "zip": out["zip"], "human_answers": len(answers)})
     logger.info("published %s after %d answers", out["version"], len(answers))
     return out
 

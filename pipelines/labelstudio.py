@@ -26,14 +26,13 @@ labeling config: the question leaves the queue, and the pulled row has the label
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import datetime, timezone
 from xml.sax.saxutils import quoteattr
 
 from factory.errors import TaskError
 from factory.spec import TaskSpec
 from factory.workspace import Workspace
-from pipelines import lsserver, procs, queue
+from pipelines import endpoints, lsserver, queue
 from pipelines.queue import water_level
 
 __all__ = [
@@ -67,20 +66,20 @@ def _mirror_lock(ws: Workspace, task: str):
 
 def connection(ws: Workspace | None = None) -> tuple[str, str]:
     """(url, token): $FACTORY_LS_URL/$FACTORY_LS_TOKEN, else the server `factory up` started."""
-    url, token = os.environ.get("FACTORY_LS_URL"), os.environ.get("FACTORY_LS_TOKEN")
-    if url and token:
-        return url.rstrip("/"), token
+    override = endpoints.label_studio_override()
+    if override is not None:
+        return override
     ws = ws or Workspace()
-    rec = procs.read_state(ws).get(lsserver.NAME)
+    url = endpoints.recorded_url(ws, endpoints.LABEL_STUDIO, live_only=False)
     tok = lsserver.token_path(ws)
-    if rec is None or not tok.is_file():
+    if url is None or not tok.is_file():
         raise TaskError(
             "a running Label Studio started by the factory",
             f"no Label Studio recorded in {ws.services_dir()}",
             "run `factory up` (or set FACTORY_LS_URL and FACTORY_LS_TOKEN for another server)",
             where="Label Studio",
         )
-    return rec.url, tok.read_text(encoding="utf-8").strip()
+    return url, tok.read_text(encoding="utf-8").strip()
 
 
 def ls_client(ws: Workspace | None = None):

@@ -11,7 +11,7 @@ reads the ``ACCELERATE_*`` / ``FSDP_*`` variables of :func:`launch_env`, so
 FSDP, mixed precision and activation checkpointing need no code change in the
 training loop.
 
-Stdlib only (no torch): the pipelines and the GPU benchmark import it too.
+No torch (stdlib and pydantic): the pipelines and the GPU benchmark import it too.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from factory.atomic import atomic_write_json
+from factory.config import StageConfig
 from factory.errors import TaskError
 from pipelines.launch_memory import MemoryEstimate, ModelShape, estimate_memory, model_shape
 
@@ -31,81 +34,67 @@ LAUNCHERS = ("torchrun", "accelerate")
 HEADROOM = 0.9  # leave 10% of the card for the CUDA context, allocator fragmentation and NCCL buffers
 
 
-@dataclass
-class ResourcesConfig:
+class ResourcesConfig(StageConfig):
     """What a training task may use; the pipelines carry one per task."""
 
-    nodes: int = 1
-    procs_per_node: int = 1
+    nodes: int = Field(1, ge=1)
+    procs_per_node: int = Field(1, ge=1)
     rdzv_endpoint: str | None = None  # host:port of node 0; required when nodes > 1
     rdzv_id: str = "factory"
     mixed_precision: str = "bf16"
     strategy: str = "ddp"
     activation_checkpointing: bool = False
-    per_device_batch: int | None = None  # None: the largest that fits the card
+    per_device_batch: int | None = Field(None, ge=1)  # None: the largest that fits the card
     gpu_memory_gib: float = 80.0
     device: str = "cuda"  # "cpu" runs gloo processes (CI, laptops)
     launcher: str = "torchrun"
-    max_restarts: int = (
-        3  # torchrun restarts the whole group after a failed worker; the loop resumes from its checkpoint
-    )
+    # torchrun restarts the whole group after a failed worker; the loop resumes from its checkpoint
+    max_restarts: int = 3
     wrap_layer: str | None = None  # FSDP unit class name; None: the model's own _no_split_modules
 
-    def __post_init__(self) -> None:
-        def bad(expected: str, found: Any, fix: str) -> TaskError:
-            return TaskError(expected, repr(found), fix, where="resources")
+    def check(self) -> None:
+        """The choices, each refused with advice on which to pick, and the rendezvous multi-node runs need."""
 
-        if self.nodes < 1 or self.procs_per_node < 1:
-            raise bad(
-                "nodes >= 1 and procs_per_node >= 1", (self.nodes, self.procs_per_node), "set both to positive integers"
-            )
+        def bad(name: str, expected: str, found: Any, fix: str) -> TaskError:
+            return TaskError(expected, repr(found), fix, where=f"ResourcesConfig.{name}")
+
         if self.strategy not in STRATEGIES:
             raise bad(
-                f"strategy in {STRATEGIES}", self.strategy, "use ddp for models that fit one GPU, fsdp for larger ones"
+                "strategy",
+                f"strategy in {STRATEGIES}",
+                self.strategy,
+                "use ddp for models that fit one GPU, fsdp for larger ones",
             )
         if self.mixed_precision not in PRECISIONS:
             raise bad(
+                "mixed_precision",
                 f"mixed_precision in {PRECISIONS}",
                 self.mixed_precision,
                 "use bf16 on A100/H100, fp16 on older GPUs, no on CPU",
             )
         if self.launcher not in LAUNCHERS:
             raise bad(
+                "launcher",
                 f"launcher in {LAUNCHERS}",
                 self.launcher,
                 "use torchrun (multi-node without per-node ranks) or accelerate",
             )
         if self.device not in ("cuda", "cpu"):
-            raise bad("device cuda or cpu", self.device, "use cpu only for tests and laptops")
+            raise bad("device", "device cuda or cpu", self.device, "use cpu only for tests and laptops")
         if self.nodes > 1 and not self.rdzv_endpoint:
             raise bad(
+                "rdzv_endpoint",
                 "rdzv_endpoint host:port when nodes > 1",
                 None,
                 "point every node at node 0, e.g. trainer-0.trainer:29400",
             )
         if self.rdzv_endpoint and ":" not in self.rdzv_endpoint:
-            raise bad("rdzv_endpoint as host:port", self.rdzv_endpoint, "append the port, e.g. :29400")
-        if self.per_device_batch is not None and self.per_device_batch < 1:
-            raise bad(
-                "per_device_batch >= 1 or None", self.per_device_batch, "leave it unset to pick the largest that fits"
-            )
+            raise bad("rdzv_endpoint", "rdzv_endpoint as host:port", self.rdzv_endpoint, "append the port, e.g. :29400")
 
     @property
     def world_size(self) -> int:
+        """Processes in the whole job: nodes × processes per node."""
         return self.nodes * self.procs_per_node
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ResourcesConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise TaskError(
-                f"resource keys among {sorted(known)}",
-                f"unknown keys {unknown}",
-                "remove or rename them",
-                where="resources",
-            )
-        return cls(**d)
 
 
 @dataclass
@@ -124,7 +113,8 @@ class LaunchPlan:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = asdict(self)  # the resources stay a config object there: asdict only unpacks dataclasses
+        d["resources"] = self.resources.to_dict()
         d["memory"] = self.memory.to_dict()
         return d
 

@@ -28,10 +28,10 @@ import httpx
 from factory.atomic import atomic_write_json, atomic_write_text
 from factory.errors import TaskError
 from factory.workspace import Workspace
-from pipelines import procs
+from pipelines import endpoints, procs
 
-NAME = "labelstudio"
-DEFAULT_PORT = 8080
+NAME = endpoints.LABEL_STUDIO
+DEFAULT_PORT = endpoints.DEFAULT_PORTS[NAME]
 ADMIN_EMAIL = "admin@factory.local"
 START_TIMEOUT = 600.0  # first start runs ~200 Django migrations: 1-4 min on 2 busy cores
 
@@ -143,7 +143,7 @@ def start(ws: Workspace, port: int | None = None, timeout: float = START_TIMEOUT
         "COLLECT_ANALYTICS": "false",
     }
     pid = procs.spawn(cmd, log, env=env)
-    url = f"http://127.0.0.1:{port}"
+    url = endpoints.local_url(port)
     rec = procs.ServiceRecord(name=NAME, pid=pid, port=port, url=url, log=str(log), marker="label-studio")
     state[NAME] = rec
     procs.write_state(ws, state)

@@ -4,7 +4,9 @@ Every service the factory starts (Prefect server, Label Studio, the served
 deployments, Streamlit) is recorded in ``<workspace>/services/state.json`` with
 its pid, port, URL and log file. Stopping only ever signals pids from that file
 and only after checking the process still runs the command we started (a pid
-can be reused by an unrelated process after a reboot).
+can be reused by an unrelated process after a reboot). Where a service is to be
+found (these records, environment overrides, default ports) is
+:mod:`pipelines.endpoints`'s answer, not each caller's.
 """
 
 from __future__ import annotations

@@ -60,6 +60,11 @@ def record_pushed(ws: Workspace, task: str, rows: list[dict]) -> Path:
     return atomic_write_jsonl(_qdir(ws, task) / PUSHED, list(merged.values()))
 
 
+def asked_texts(ws: Workspace, task: str) -> list[str]:
+    """Texts already put to people, pushed to Label Studio or answered, sorted: the next questions leave them out."""
+    return sorted({r["text"] for r in read_pushed(ws, task)} | {a["text"] for a in read_answers(ws, task)})
+
+
 def read_state(ws: Workspace, task: str) -> dict:
     p = ws.queue_dir(task) / STATE
     base = {"consumed": 0, "emitted_at": None}

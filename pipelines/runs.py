@@ -19,11 +19,12 @@ import socket
 import time
 from pathlib import Path
 
-from factory.atomic import atomic_write_json, exclusive
+from factory.atomic import atomic_write_json, atomic_write_jsonl, exclusive, read_jsonl
 from factory.workspace import Workspace
 from recipe.steps import PROGRESS_FILE
 
 LEDGER = "pipeline.json"
+ANSWERS_SNAPSHOT = "answers.jsonl"  # the human answers an iteration run trains on, frozen at its start
 KINDS = ("production", "iteration")
 
 
@@ -124,14 +125,47 @@ def open_named_run(ws: Workspace, task: str, kind: str, config: dict, resume: bo
     return rdir
 
 
-def finish_run(run_dir: Path, **info) -> dict:
+def finish_run(run_dir: str | Path, **info) -> dict:
+    """Mark the run ``done`` with ``info`` (the published version, its zip, ...): the next start opens a new run."""
     ledger = {**read_ledger(run_dir), **info, "status": "done", "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     atomic_write_json(Path(run_dir) / LEDGER, ledger)
     return ledger
 
 
 def latest_runs(ws: Workspace, task: str, kind: str) -> list[dict]:
+    """Every run of ``kind``, oldest first: its ledger plus ``dir``."""
     return [{**read_ledger(p), "dir": str(p)} for p in _runs(ws, task, kind)]
+
+
+def last_finished(ws: Workspace, task: str, kind: str) -> str | None:
+    """The directory of the newest finished (``done``) run of ``kind``, or ``None`` before one finished."""
+    done = [r for r in latest_runs(ws, task, kind) if r.get("status") == "done"]
+    return done[-1]["dir"] if done else None
+
+
+def frozen_answers(run_dir: str | Path) -> list[dict] | None:
+    """The answers the run froze at its start (:func:`freeze_answers`), or ``None`` before it froze them."""
+    p = Path(run_dir) / ANSWERS_SNAPSHOT
+    return read_jsonl(p) if p.is_file() else None
+
+
+def freeze_answers(run_dir: str | Path, answers: list[dict]) -> list[dict]:
+    """Freeze ``answers`` as the ones the run trains on; a run that froze its answers already keeps those.
+
+    Answers arriving while an iteration trains are the next iteration's: a run resumed after a crash reads
+    the frozen file instead of the queue, so it trains (and hits its cached steps) on the same gold.
+    """
+    frozen = frozen_answers(run_dir)
+    if frozen is not None:
+        return frozen
+    atomic_write_jsonl(Path(run_dir) / ANSWERS_SNAPSHOT, answers)
+    return answers
+
+
+def published_version(version_dir: str | Path) -> dict:
+    """``{version, version_dir, zip}`` of a published model version; ``zip`` is its first ``*.zip`` or ``None``."""
+    zips = sorted(Path(version_dir).glob("*.zip"))
+    return {"version": Path(version_dir).name, "version_dir": str(version_dir), "zip": str(zips[0]) if zips else None}
 
 
 def task_runs(ws: Workspace, task: str) -> list[dict]:

@@ -16,13 +16,13 @@ from typing import Iterator
 
 from factory.atomic import atomic_write_json
 from factory.workspace import Workspace
-from pipelines import lsserver, procs
+from pipelines import endpoints, lsserver, procs
 
-PREFECT = "prefect"
-SERVE = "deployments"
-UI = "ui"
+PREFECT = endpoints.PREFECT
+SERVE = endpoints.SERVE
+UI = endpoints.UI
 ORDER = (PREFECT, lsserver.NAME, SERVE, UI)
-DEFAULT_PORTS = {PREFECT: 4200, lsserver.NAME: lsserver.DEFAULT_PORT, UI: 8501}
+DEFAULT_PORTS = endpoints.DEFAULT_PORTS
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -39,8 +39,7 @@ def prefect_env(ws: Workspace, api_url: str | None = None) -> dict[str, str]:
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
     }
-    rec = procs.read_state(ws).get(PREFECT)
-    url = api_url or (f"{rec.url}/api" if rec else None)
+    url = api_url or endpoints.recorded_prefect_api_url(ws, live_only=False)
     if url:
         env["PREFECT_API_URL"] = url
     return env
@@ -53,11 +52,11 @@ def start_prefect(ws: Workspace, port: int | None = None, timeout: float = 120.0
         return rec
     port = procs.pick_port(port or DEFAULT_PORTS[PREFECT])
     env = {k: v for k, v in prefect_env(ws).items() if k != "PREFECT_API_URL"}
-    env["PREFECT_SERVER_API_HOST"] = "127.0.0.1"
+    env["PREFECT_SERVER_API_HOST"] = endpoints.HOST
     log = procs.services_dir(ws) / "prefect" / "server.log"
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", endpoints.HOST, "--port", str(port)]
     pid = procs.spawn(cmd, log, env=env)
-    rec = procs.ServiceRecord(PREFECT, pid, port, f"http://127.0.0.1:{port}", str(log), marker="prefect server start")
+    rec = procs.ServiceRecord(PREFECT, pid, port, endpoints.local_url(port), str(log), marker="prefect server start")
     state[PREFECT] = rec
     procs.write_state(ws, state)
     procs.wait_http(f"{rec.url}/api/health", timeout, pid=pid, ok=lambda r: r.status_code == 200)
@@ -99,7 +98,7 @@ def start_ui(ws: Workspace, port: int | None = None) -> procs.ServiceRecord:
         "run",
         str(REPO / "ui" / "app.py"),
         "--server.address",
-        "127.0.0.1",
+        endpoints.HOST,
         "--server.port",
         str(port),
         "--server.headless",
@@ -109,7 +108,7 @@ def start_ui(ws: Workspace, port: int | None = None) -> procs.ServiceRecord:
     ]
     log = procs.services_dir(ws) / "ui.log"
     pid = procs.spawn(cmd, log, env=prefect_env(ws), cwd=REPO)
-    rec = procs.ServiceRecord(UI, pid, port, f"http://127.0.0.1:{port}", str(log), marker="streamlit")
+    rec = procs.ServiceRecord(UI, pid, port, endpoints.local_url(port), str(log), marker="streamlit")
     state[UI] = rec
     procs.write_state(ws, state)
     procs.wait_http(f"{rec.url}/_stcore/health", 90.0, pid=pid, ok=lambda r: r.status_code == 200)

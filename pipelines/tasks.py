@@ -4,8 +4,11 @@ Compute tasks persist their (JSON) results and cache on their inputs plus their
 source, and every input names the pipeline run directory, so a flow re-run in
 the same run returns finished tasks from the cache and only redoes the rest.
 Only the Label Studio tasks retry: a failed training step is a bug or bad data,
-retrying it would just burn the same hours again. The ML libraries are imported
-inside the tasks, never at module import.
+retrying it would just burn the same hours again, and the workspace's files are
+written atomically, so a failed read of one is damage a retry cannot repair.
+The bookkeeping tasks (queue, run ledger, buffer) read or change workspace state,
+so they never cache: a cached answer would be a stale one, or skip a write.
+The ML libraries are imported inside the tasks, never at module import.
 """
 
 from __future__ import annotations
@@ -74,6 +77,14 @@ def fill_buffer(task_name: str, generator_config: dict, teacher_dir: str | None,
     )
 
 
+@task(name="buffer-chunks", cache_policy=NO_CACHE)
+def buffer_chunks(task_name: str) -> list[str]:
+    """``generator.buffer.chunk_paths``: the complete sample chunks in the task's buffer, in write order."""
+    from generator.buffer import chunk_paths
+
+    return [str(p) for p in chunk_paths(Workspace(), task_name)]
+
+
 @task(name="teacher-label", **CACHED)
 def label_texts(teacher_dir: str, spec_path: str, sample_paths: list[str], out_dir: str) -> dict:
     """``recipe.steps.label_texts``: soft labels for the pool and the synthetic samples."""
@@ -90,6 +101,12 @@ def filter_synthetic(spec_path: str, synthetic_path: str, generator_config: dict
 def decide_synthesis(spec_path: str, kept_path: str, embeddings: str | None, out_dir: str, rule: str = "dev") -> dict:
     """``recipe.steps.decide_synthesis``: the student gets the kept samples only where they help on dev."""
     return steps.decide_synthesis(spec_path, kept_path, embeddings, out_dir, rule)
+
+
+@task(name="asked-questions", cache_policy=NO_CACHE)
+def asked_texts(task_name: str) -> list[str]:
+    """``queue.asked_texts``: texts already pushed or answered, which the question picker leaves out."""
+    return queue.asked_texts(Workspace(), task_name)
 
 
 @task(name="select-questions", **CACHED)
@@ -109,6 +126,24 @@ def pull_answers(task_name: str) -> list[dict]:
     """``labelstudio.pull_answers`` into the workspace queue; returns the answers."""
     labelstudio.pull_answers(task_name)
     return queue.read_answers(Workspace(), task_name)
+
+
+@task(name="frozen-answers", cache_policy=NO_CACHE)
+def frozen_answers(run_dir: str) -> list[dict] | None:
+    """``runs.frozen_answers``: the answers a resumed iteration froze at its start, ``None`` in a new run."""
+    return runs.frozen_answers(run_dir)
+
+
+@task(name="freeze-answers", cache_policy=NO_CACHE)
+def freeze_answers(run_dir: str, answers: list[dict]) -> list[dict]:
+    """``runs.freeze_answers``: the answers this iteration trains on, however often it is resumed."""
+    return runs.freeze_answers(run_dir, answers)
+
+
+@task(name="mark-consumed", cache_policy=NO_CACHE)
+def mark_consumed(task_name: str, answers: list[dict]) -> dict:
+    """``queue.mark_consumed``: the iteration trained on ``answers``; only later ones raise the water level."""
+    return queue.mark_consumed(Workspace(), task_name, answers)
 
 
 @task(name="queues-to-sync", cache_policy=NO_CACHE)
@@ -169,6 +204,12 @@ def publish(task_name: str, export_dir: str, extra: dict) -> str:
     return str(Workspace().publish_model(task_name, Path(export_dir), extra=extra))
 
 
+@task(name="published-version", cache_policy=NO_CACHE)
+def published_version(version_dir: str) -> dict:
+    """``runs.published_version``: the version's name, folder and zip for the flow's result."""
+    return runs.published_version(version_dir)
+
+
 @task(name="run-report")
 def run_report(run_dir: str) -> dict:
     """``recipe.steps.report``: seconds per step of this run, for the published version's record."""
@@ -185,3 +226,15 @@ def open_run(task_name: str, kind: str, config: dict, resume: bool = True) -> st
     from prefect.runtime import flow_run
 
     return str(runs.open_named_run(Workspace(), task_name, kind, config, resume, flow_run.get_id()))
+
+
+@task(name="last-finished-run", cache_policy=NO_CACHE)
+def last_finished_run(task_name: str, kind: str) -> str | None:
+    """``runs.last_finished``: the newest finished run of ``kind`` (its samples and teacher), or ``None``."""
+    return runs.last_finished(Workspace(), task_name, kind)
+
+
+@task(name="finish-run", cache_policy=NO_CACHE)
+def finish_run(run_dir: str, info: dict) -> dict:
+    """``runs.finish_run``: the run is done with ``info``, so the next start of its kind opens a new run."""
+    return runs.finish_run(run_dir, **info)

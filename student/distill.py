@@ -23,7 +23,6 @@ def prepare_job(data: DistillData, cfg: DistillConfig, out_dir: str | Path) -> T
     The initial student is built once and reused, so a rerun after a crash
     resumes the same run instead of starting a new one.
     """
-    cfg.validate()
     data.validate()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -21,39 +21,62 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal, get_args
 
 import numpy as np
+from pydantic import Field, model_validator
 from scipy.special import softmax
 
 from factory.atomic import atomic_write_json
+from factory.config import StageConfig
 from factory.errors import TaskError
 from factory.spec import TaskSpec
 from teacher.calibration import expected_calibration_error, nll
 
 META = "committee.json"
-COMBINES = ("auto", "loglinear", "mean")
+Combine = Literal["auto", "loglinear", "mean"]
+COMBINES = get_args(Combine)
 GRID_STEPS = 10  # weights in steps of 1/10
 
 
-@dataclass
-class CommitteeConfig:
-    """Which members to build and how to pool them. ``None`` turns a member off."""
+class CommitteeConfig(StageConfig):
+    """Which members to build and how to pool them. ``None`` turns a member off.
+
+    The members' settings stay plain dicts (JSON for flow parameters); :meth:`check` builds each member's
+    config from its dict, so a bad member field fails here, naming the member's config class.
+    """
 
     # teacher.TeacherConfig fields. Zero-shot by default: prompt-fine-tuning Qwen2.5-Coder-0.5B's top 6 layers on
     # EPRSTMT's 32 gold never beat its zero-shot chat prompt on dev (lr 3e-5 and 1e-4, best step = step 0).
-    llm: dict | None = field(default_factory=lambda: {"mode": "zero-shot"})
-    embedding: dict | None = field(default_factory=dict)  # teacher.embedding.EmbeddingTeacherConfig fields
-    combine: str = "auto"
+    llm: dict | None = Field(default_factory=lambda: {"mode": "zero-shot"})
+    embedding: dict | None = Field(default_factory=dict)  # teacher.embedding.EmbeddingTeacherConfig fields
+    combine: Combine = "auto"
     # A prompt listing more options than this is beyond a small chat model and slow to score: the LLM member is
     # then left out (BANKING77, 77 labels: Qwen-0.5B 28.7 % on dev against the embedding member's 94.7 %, weight 0,
     # after 26 min of CPU). None: always build it.
     llm_max_labels: int | None = 32
-    self_train_rounds: int = 0  # rounds of refitting the embedding head on confident committee labels of the pool
-    self_train_per_label: int = 32
+    # rounds of refitting the embedding head on confident committee labels of the pool
+    self_train_rounds: int = Field(0, ge=0)
+    self_train_per_label: int = Field(32, ge=0)
 
-    def validate(self) -> "CommitteeConfig":
+    @model_validator(mode="before")
+    @classmethod
+    def _members_fields_go_under_their_member(cls, data: Any) -> Any:
+        # A flat LLM field ({"epochs": 3}) is the usual mistake: say where it belongs, not just "unknown".
+        if isinstance(data, dict):
+            extra = sorted(set(data) - set(cls.model_fields))
+            if extra:
+                raise TaskError(
+                    f"CommitteeConfig fields ({', '.join(sorted(cls.model_fields))})",
+                    f"unknown {extra}",
+                    "put LLM settings under 'llm' and embedding settings under 'embedding'",
+                    where="CommitteeConfig",
+                )
+        return data
+
+    def check(self) -> None:
+        """At least one member; each member's dict is a valid config of its class; ``llm_max_labels`` >= 2."""
         from teacher.config import TeacherConfig
         from teacher.embedding import EmbeddingTeacherConfig
 
@@ -68,46 +91,13 @@ class CommitteeConfig:
             TeacherConfig.from_dict(self.llm)
         if self.embedding is not None:
             EmbeddingTeacherConfig.from_dict(self.embedding)
-        if self.combine not in COMBINES:
-            raise TaskError(
-                f"combine one of {COMBINES}",
-                repr(self.combine),
-                "use 'auto' to pick on dev",
-                where="CommitteeConfig.combine",
-            )
-        if self.llm_max_labels is not None and (not isinstance(self.llm_max_labels, int) or self.llm_max_labels < 2):
+        if self.llm_max_labels is not None and self.llm_max_labels < 2:
             raise TaskError(
                 "an integer >= 2 or null",
                 f"llm_max_labels={self.llm_max_labels!r}",
                 "set e.g. 32, or null to always build the LLM member",
                 where="CommitteeConfig.llm_max_labels",
             )
-        for name in ("self_train_rounds", "self_train_per_label"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise TaskError(
-                    "an integer >= 0",
-                    f"{name}={getattr(self, name)!r}",
-                    f"set {name} to 0 or more",
-                    where=f"CommitteeConfig.{name}",
-                )
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "CommitteeConfig":
-        d = dict(d or {})
-        known = {f.name for f in fields(cls)}
-        extra = sorted(set(d) - known)
-        if extra:
-            raise TaskError(
-                f"CommitteeConfig fields ({', '.join(sorted(known))})",
-                f"unknown {extra}",
-                "put LLM settings under 'llm' and embedding settings under 'embedding'",
-                where="teacher config",
-            )
-        return cls(**d).validate()
 
 
 def pool(member_probs: list[np.ndarray], weights: list[float], how: str) -> np.ndarray:
@@ -300,7 +290,7 @@ def adapt_committee(
     from teacher.embedding import EmbeddingTeacherConfig, adapt_embedding
     from teacher.teacher import adapt
 
-    cfg = (config or CommitteeConfig()).validate()
+    cfg = config or CommitteeConfig()
     t0 = time.perf_counter()
     members: dict = {}
     seconds: dict[str, float] = {}

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from teacher.calibration import nll
 from teacher.config import TeacherConfig
 from teacher.frozen import lower_states, split_layer, upper_scores
-from teacher.scoring import VerbalizerScorer, base_model, length_batches
+from teacher.scoring import VerbalizerScorer, base_model, score_rows, score_states
 
 log = logging.getLogger(__name__)
 
@@ -83,39 +83,6 @@ def merge_lora(wrapped) -> list[str]:
     return changed
 
 
-def _batched(
-    scorer: VerbalizerScorer, lengths: list[int], score, batch_size: int, progress: bool = False, desc: str = "scoring"
-) -> np.ndarray:
-    """(n, L) label scores: ``score(indices)`` on length-bucketed batches under inference mode."""
-    out = np.zeros((len(lengths), len(scorer.label_seqs)), dtype=np.float64)
-    was_training = scorer.model.training
-    scorer.model.eval()
-    with torch.inference_mode():
-        for idx in tqdm(length_batches(lengths, batch_size), desc=desc, disable=not progress, leave=False):
-            out[idx] = score(idx).float().cpu().numpy()
-    scorer.model.train(was_training)
-    return out
-
-
-def score_rows(
-    scorer: VerbalizerScorer, rows: list[list[int]], batch_size: int, progress: bool = False, desc: str = "scoring"
-) -> np.ndarray:
-    """(n, L) label scores for prompt rows, in length-bucketed batches under inference mode."""
-    return _batched(
-        scorer, [len(r) for r in rows], lambda idx: scorer.scores([rows[i] for i in idx]), batch_size, progress, desc
-    )
-
-
-def _score_states(scorer: VerbalizerScorer, states: list[torch.Tensor], split: int, batch_size: int) -> np.ndarray:
-    """:func:`score_rows` for prompts whose frozen lower layers already ran (``teacher.frozen``)."""
-    return _batched(
-        scorer,
-        [s.shape[0] for s in states],
-        lambda idx: upper_scores(scorer, [states[i] for i in idx], split),
-        batch_size,
-    )
-
-
 def finetune(
     scorer: VerbalizerScorer,
     train_rows: list[list[int]],
@@ -169,7 +136,7 @@ def finetune(
         if not dev_rows:
             return
         s = (
-            _score_states(scorer, dev_states, split, cfg.eval_batch_size)
+            score_states(scorer, dev_states, split, cfg.eval_batch_size)
             if dev_states is not None
             else score_rows(scorer, dev_rows, cfg.eval_batch_size)
         )

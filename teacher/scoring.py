@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 # Rows of full-vocabulary logits formed at once when a normaliser is needed (262k columns each).
 _VOCAB_CHUNK = 64
@@ -171,3 +173,39 @@ def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length (less padding), longest first."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _batched(
+    scorer: VerbalizerScorer, lengths: list[int], score, batch_size: int, progress: bool = False, desc: str = "scoring"
+) -> np.ndarray:
+    """(n, L) label scores: ``score(indices)`` on length-bucketed batches under inference mode."""
+    out = np.zeros((len(lengths), len(scorer.label_seqs)), dtype=np.float64)
+    was_training = scorer.model.training
+    scorer.model.eval()
+    with torch.inference_mode():
+        for idx in tqdm(length_batches(lengths, batch_size), desc=desc, disable=not progress, leave=False):
+            out[idx] = score(idx).float().cpu().numpy()
+    scorer.model.train(was_training)
+    return out
+
+
+def score_rows(
+    scorer: VerbalizerScorer, rows: list[list[int]], batch_size: int, progress: bool = False, desc: str = "scoring"
+) -> np.ndarray:
+    """(n, L) label scores for prompt rows, in length-bucketed batches under inference mode."""
+    return _batched(
+        scorer, [len(r) for r in rows], lambda idx: scorer.scores([rows[i] for i in idx]), batch_size, progress, desc
+    )
+
+
+def score_states(scorer: VerbalizerScorer, states: list[torch.Tensor], split: int, batch_size: int) -> np.ndarray:
+    """:func:`score_rows` for prompts whose frozen lower layers already ran (``teacher.frozen``)."""
+    # teacher.frozen imports this module for the scorer, so its top-layer pass is imported here, on use.
+    from teacher.frozen import upper_scores
+
+    return _batched(
+        scorer,
+        [s.shape[0] for s in states],
+        lambda idx: upper_scores(scorer, [states[i] for i in idx], split),
+        batch_size,
+    )

@@ -149,7 +149,7 @@ class Teacher:
 
     def raw_scores(self, texts: list[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         """Uncalibrated (n, L) label scores."""
-        from teacher.finetune import score_rows
+        from teacher.scoring import score_rows
 
         if not texts:
             return np.zeros((0, len(self.labels)))
@@ -271,9 +271,10 @@ def adapt(spec: TaskSpec, config: TeacherConfig | None = None, out_dir: str | Pa
     Fine-tuning selects the best step on ``spec.dev``; calibration is fitted on
     ``spec.dev`` too. With ``out_dir`` the teacher is saved there (see :meth:`Teacher.save`).
     """
-    from teacher.finetune import finetune, score_rows, set_trainable
+    from teacher.finetune import finetune, set_trainable
+    from teacher.scoring import score_rows
 
-    cfg = (config or TeacherConfig()).validate()
+    cfg = config or TeacherConfig()
     _check(spec, cfg)
     t0 = time.perf_counter()
     name, model, tok = _load_model(cfg, spec.language)

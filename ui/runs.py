@@ -24,6 +24,19 @@ from factory.workspace import Workspace
 from ui.services import prefect_api_url
 
 # The production flow's stages in the order they finish (task names in pipelines/tasks.py).
+# Tasks that read or record workspace state for the flow (pipelines.tasks): not stages a person waits on.
+BOOKKEEPING = frozenset(
+    {
+        "asked-questions",
+        "frozen-answers",
+        "freeze-answers",
+        "mark-consumed",
+        "buffer-chunks",
+        "published-version",
+        "last-finished-run",
+        "finish-run",
+    }
+)
 STAGES = (
     "open-run",
     "intake",
@@ -71,7 +84,7 @@ def budget_config(kind: str | None) -> dict | None:
 
     if kind is None:
         return None
-    return getattr(PipelineConfig, kind)().to_dict()
+    return PipelineConfig.preset(kind).to_dict()
 
 
 STUDENT_BUDGETS = {
@@ -247,6 +260,8 @@ def run_details(ws: Workspace, flow_run_id: str) -> dict:
         )
     stages: dict[str, dict] = {}
     for tr in sorted(trs, key=lambda r: r.expected_start_time or r.created):
+        if _stage(tr.name) in BOOKKEEPING:
+            continue
         st = tr.state
         stages[_stage(tr.name)] = {
             "stage": _stage(tr.name),

@@ -91,6 +91,19 @@ def test_plan_rejects_batch_not_divisible_by_world_and_multinode_without_endpoin
         ResourcesConfig(strategy="zero7")
 
 
+def test_resources_name_the_field_of_an_unknown_key_a_bad_value_or_a_bad_assignment():
+    with pytest.raises(TaskError, match=r"unknown \['gpus'\]"):
+        ResourcesConfig.from_dict({"gpus": 8})
+    with pytest.raises(TaskError, match="ResourcesConfig.per_device_batch: expected a value greater than or equal"):
+        ResourcesConfig(per_device_batch=0)
+    res = ResourcesConfig(procs_per_node=2)
+    with pytest.raises(TaskError, match="ResourcesConfig.mixed_precision: expected mixed_precision in"):
+        res.mixed_precision = "fp8"
+    with pytest.raises(TaskError, match="ResourcesConfig.rdzv_endpoint"):
+        res.nodes = 2  # more than one node needs the rendezvous
+    assert (res.nodes, res.mixed_precision, res.world_size) == (1, "bf16", 2)
+
+
 def test_torchrun_command_uses_c10d_rendezvous_across_nodes():
     plan = plan_launch(GEMMA, ResourcesConfig(nodes=2, procs_per_node=8, rdzv_endpoint="n0:29400"), 16, 32)
     cmd = launch_command(plan, "student.train", "job.json")

@@ -29,6 +29,8 @@ def test_unknown_key_is_refused_with_the_known_fields():
     with pytest.raises(TaskError) as e:
         _Probe.from_dict({"epoch": 3})
     assert "unknown ['epoch']" in str(e.value) and "epochs, mode, words" in str(e.value)
+    with pytest.raises(TaskError, match=r"found unknown \['epoch'\]. Fix: remove or rename"):
+        _Probe().epoch = 3
 
 
 def test_a_checks_own_message_reaches_the_user_unchanged():

@@ -449,3 +449,23 @@ def test_two_cli_overwrites_at_once_leave_data_and_intake_record_from_the_same_c
     results = _create_at_once(tmp_path, workspace.root, "both", "--overwrite")
     assert [rc for rc, _, _ in results] == [0, 0], results
     _stored_source(workspace, "both")
+
+
+def test_intake_config_is_checked_when_built_and_when_a_field_changes(tmp_path):
+    from factory.errors import TaskError
+    from intake.create import IntakeConfig
+
+    train = w(tmp_path, "t.csv", GOOD_CSV)
+    cfg = IntakeConfig(name="ok", train=train)
+    assert cfg.fmt == "csv"  # guessed from the file name
+    with pytest.raises(TaskError, match=r"unknown \['format'\]"):
+        IntakeConfig.from_dict({"name": "ok", "train": train, "format": "csv"})
+    with pytest.raises(TaskError, match="--conflicts: expected --conflicts one of"):
+        IntakeConfig(name="ok", train=train, conflicts="ignore")
+    with pytest.raises(TaskError, match="IntakeConfig.overwrite: expected a valid boolean"):
+        IntakeConfig(name="ok", train=train, overwrite="perhaps")
+    with pytest.raises(TaskError, match="--language: expected a language in"):
+        cfg.language = "xx"
+    with pytest.raises(TaskError, match="--dev file"):
+        cfg.dev = str(tmp_path / "missing.csv")
+    assert (cfg.language, cfg.dev) == (None, None)

@@ -17,7 +17,7 @@ from intake.readers import (
     read_csv,
     read_examples,
     read_fewclue_file,
-    read_jsonl,
+    read_jsonl_examples,
     read_sst_file,
 )
 
@@ -53,7 +53,7 @@ def test_utf8_bom_is_accepted_and_stripped_csv(tmp_path):
 def test_utf8_bom_is_accepted_and_stripped_jsonl(tmp_path):
     p = tmp_path / "bom.jsonl"
     p.write_bytes(b"\xef\xbb\xbf" + json.dumps({"text": "x", "label": "a"}).encode())
-    assert read_jsonl(p)[0].text == "x"
+    assert read_jsonl_examples(p)[0].text == "x"
 
 
 def test_csv_formula_cells_are_kept_verbatim_as_text(tmp_path):
@@ -72,14 +72,14 @@ def test_jsonl_configurable_fields(tmp_path):
         + "\n",
         encoding="utf-8",
     )
-    rows = read_jsonl(p, Fields(text="content", label="intent", id="uid"))
+    rows = read_jsonl_examples(p, Fields(text="content", label="intent", id="uid"))
     assert [(e.id, e.text, e.label) for e in rows] == [("u1", "x", "3"), ("u2", "y", "4")]
 
 
 def test_unlabeled_rows_drop_labels(tmp_path):
     p = tmp_path / "t.jsonl"
     p.write_text(json.dumps({"text": "x", "label": 1.5}) + "\n", encoding="utf-8")
-    assert read_jsonl(p, labeled=False)[0].label is None
+    assert read_jsonl_examples(p, labeled=False)[0].label is None
 
 
 def test_fewclue_splits_on_newline_only(tmp_path):

@@ -102,7 +102,7 @@ def test_flow_called_directly_takes_its_ledger_run_name_and_keeps_it_when_resume
     from pipelines.flows import production
 
     workspace.save_task(replace(eprstmt_small, name="named"))
-    cfg = {**PipelineConfig.tiny().to_dict(), "student": {"epochs": 0}}  # fails at intake, right after open-run
+    cfg = {**PipelineConfig.preset("tiny").to_dict(), "student": {"epochs": 0}}  # fails at intake, right after open-run
     for _ in range(2):
         with pytest.raises(Exception, match="epochs"):
             production(task_name="named", config=cfg)

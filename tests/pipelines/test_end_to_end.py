@@ -79,7 +79,7 @@ def scenario(services_ws, label_studio, prefect_api, eprstmt_spec):
         unlabeled=[Example(e.text) for e in oracle],  # labels hidden from the factory
     )
     ws.save_task(spec, overwrite=True)
-    cfg = PipelineConfig.tiny().to_dict()
+    cfg = PipelineConfig.preset("tiny").to_dict()
     cfg_path = ws.root / "tiny.json"
     cfg_path.write_text(json.dumps(cfg))
     env = {**os.environ, **services.prefect_env(ws)}

@@ -138,7 +138,7 @@ def test_resume_reuses_finished_slow_steps_only_for_the_same_task_and_config(tmp
     monkeypatch.setattr(recipe_run.steps, "score_teacher", cheap("score_teacher", {"accuracy": 1.0}))
     monkeypatch.setattr(recipe_run.steps, "report", lambda d: {})
     slow_steps = {"adapt_teacher", "generate_samples", "label_texts"}
-    cfg = RecipeConfig.tiny()
+    cfg = RecipeConfig.preset("tiny")
 
     recipe_run.run_recipe(eprstmt_spec, cfg, tmp_path, resume=True)
     assert slow_steps <= set(calls)

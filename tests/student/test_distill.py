@@ -46,9 +46,15 @@ def test_training_items_weight_by_confidence_and_balance_classes():
 
 def test_distill_config_names_the_bad_field_and_the_fix():
     with pytest.raises(TaskError, match="layer_selection.*'first' or 'spread'"):
-        DistillConfig(layer_selection="middle").validate()
+        DistillConfig(layer_selection="middle")
     with pytest.raises(TaskError, match="unknown"):
         DistillConfig.from_dict({"epochz": 3})
+    with pytest.raises(TaskError, match="DistillConfig.layer_indices: expected a non-empty list"):
+        DistillConfig(layer_indices=[])
+    cfg = DistillConfig()
+    with pytest.raises(TaskError, match="DistillConfig.warmup_ratio: expected a value less than 1; found 1.5"):
+        cfg.warmup_ratio = 1.5
+    assert cfg.warmup_ratio == 0.1 and cfg.replace(epochs=2).epochs == 2 and cfg.epochs == 8
 
 
 def test_soft_labels_must_follow_the_label_order(eprstmt_spec):
@@ -99,7 +105,7 @@ def test_gradient_accumulation_steps_the_optimizer_once_per_accum_batches(tiny_b
     assert plain.history[0]["optimizer_steps"] == 7
     assert accum.history[0]["optimizer_steps"] == 4  # 2+2+2+1: the epoch's last, short group still steps
     with pytest.raises(TaskError, match="grad_accum"):
-        DistillConfig(grad_accum=0).validate()
+        DistillConfig(grad_accum=0)
 
 
 def test_length_grouped_sampler_is_a_seeded_permutation_with_less_padding():

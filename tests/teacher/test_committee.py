@@ -95,4 +95,4 @@ def test_llm_member_is_left_out_when_the_task_has_more_labels_than_a_prompt_can_
     assert list(c.members) == ["embedding"] and c.weights == {"embedding": 1.0}
     assert "77 labels > llm_max_labels=32" in c.metrics["skipped"]["llm"]
     with pytest.raises(TaskError, match="llm_max_labels"):
-        CommitteeConfig(llm_max_labels=1).validate()
+        CommitteeConfig(llm_max_labels=1)

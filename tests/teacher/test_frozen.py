@@ -12,7 +12,7 @@ import teacher.finetune as finetune_mod
 from factory.spec import Label
 from teacher import TeacherConfig, adapt
 from teacher.frozen import lower_states, split_layer, upper_scores
-from teacher.scoring import VerbalizerScorer
+from teacher.scoring import VerbalizerScorer, score_rows, score_states
 
 TEMPLATE = "评论:{text}\n总体评价:"
 
@@ -49,6 +49,21 @@ def test_upper_layers_on_cached_states_match_the_full_forward(tiny_model_dir, bi
         full = scorer.scores(rows)
         cached = upper_scores(scorer, states, split)
     torch.testing.assert_close(cached, full, rtol=1e-4, atol=1e-5)
+
+
+def test_batched_scoring_on_cached_states_matches_scoring_the_prompts(tiny_model_dir, binary_spec):
+    teacher = adapt(binary_spec, _cfg(tiny_model_dir, mode="zero-shot"))
+    scorer = teacher.scorer
+    rows = teacher.rows(["很好用", "物流慢不满意", "好评推荐", "差", "一般般吧"])
+    split = split_layer(scorer, train_layers=1, freeze_embeddings=True)
+    states = lower_states(scorer, rows, split, batch_size=2)
+    scorer.model.train()
+    # Batches run longest first: the scores must come back in the rows' order, the model's mode as it was.
+    by_rows = score_rows(scorer, rows, batch_size=2)
+    by_states = score_states(scorer, states, split, batch_size=2)
+    assert by_rows.shape == (len(rows), 2) and scorer.model.training
+    np.testing.assert_allclose(by_states, by_rows, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(by_rows[3:4], score_rows(scorer, rows[3:4], batch_size=2), rtol=1e-4, atol=1e-5)
 
 
 def test_cache_is_not_used_for_multi_token_labels_or_trained_embeddings(tiny_model_dir, sentiment_spec, binary_spec):

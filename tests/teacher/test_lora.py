@@ -69,6 +69,6 @@ def test_lora_fits_the_gold_it_trains_on(tiny_model_dir, binary_spec):
 
 def test_lora_settings_are_checked():
     with pytest.raises(TaskError, match="lora_rank"):
-        TeacherConfig(lora_rank=-1).validate()
+        TeacherConfig(lora_rank=-1)
     with pytest.raises(TaskError, match="lora_alpha"):
-        TeacherConfig(lora_alpha=0).validate()
+        TeacherConfig(lora_alpha=0)

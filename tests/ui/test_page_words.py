@@ -28,7 +28,7 @@ MESSAGE_MODULES = [
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 # Flags spelled at run time (f"--{opt}"), each with every value it takes; a new one fails the scan below.
 BUILT_FLAGS = {
-    # IntakeConfig.validate: the file options it checks exist.
+    # IntakeConfig.check: the file options it checks exist.
     "f\"--{opt.replace('_', '-')} file\"": [
         f"--{o} file" for o in ("train", "dev", "test", "unlabeled", "labels-file")
     ],

@@ -108,7 +108,7 @@ def test_run_started_by_calling_the_flow_is_listed_under_its_ledger_name_with_it
 
     workspace.save_task(replace(eprstmt_small, name="direct"))
     # As `factory run` does: the flow called in this process, no deployment. A bad student config fails intake.
-    cfg = {**PipelineConfig.tiny().to_dict(), "student": {"epochs": 0}}
+    cfg = {**PipelineConfig.preset("tiny").to_dict(), "student": {"epochs": 0}}
     for _ in range(2):  # the second call resumes the unfinished run: a second attempt, the same name
         with pytest.raises(Exception, match="epochs"):
             production(task_name="direct", config=cfg)
