@@ -36,6 +36,9 @@ def model_card(spec: TaskSpec, art: StudentArtifact, metrics: dict, teacher: dic
     parity = metrics.get("parity") or {}
     onnx_file = parity.get("shipped", "onnx/model.int8.onnx")
     parity_line = _parity_line(parity)
+    # The shared file holds no weights: it is useless without model/model.safetensors beside it.
+    shared = parity.get("scheme") == "shared"
+    beside = " (it reads its weights from `model/model.safetensors`: keep the two together)" if shared else ""
     ladder = _ladder_lines(metrics.get("ladder"))
     return f"""# {spec.name} student
 
@@ -66,7 +69,7 @@ A small text classifier made by the few-shot model factory.
 from transformers import pipeline
 clf = pipeline("text-classification", model="model")   # the model/ folder of this artifact
 ```
-or `{onnx_file}` with onnxruntime (inputs `input_ids`, `attention_mask` from `model/tokenizer.json`, right padding), or `factory predict ARTIFACT.zip --text "..."`.
+or `{onnx_file}` with onnxruntime{beside} (inputs `input_ids`, `attention_mask` from `model/tokenizer.json`, right padding), or `factory predict ARTIFACT.zip --text "..."`.
 
 ## Intended use and limits
 Classifying short texts like the task's examples into the labels above. It learned from a few gold examples and a teacher's labels, so it inherits the teacher's mistakes; check it on your own data before relying on it, and do not use it for decisions about people without human review.
@@ -104,18 +107,31 @@ Published: the best dev accuracy within the budget.
 """
 
 
+SCHEMES = {
+    "dynamic": "dynamic int8",
+    "weights": "weight-only int8",
+    "shared": "fp32 compute, weights shared with model.safetensors (fp16)",
+    "fp32": "fp32",
+}
+
+
 def _parity_line(p: dict) -> str:
-    """How int8 compared with fp32 at export, and which file shipped because of it."""
+    """What the shipped file is, how it compared with the fp32 file at export, and what was tried before it."""
     if not p or not p.get("n"):
-        return "int8 not checked (no held-back texts), fp32 shipped"
-    acc = f"; accuracy fp32 {_pct(p['fp32_accuracy'])}, int8 {_pct(p['int8_accuracy'])}" if "fp32_accuracy" in p else ""
-    scheme = {"dynamic": "dynamic int8", "weights": "weight-only int8"}.get(p.get("scheme"), "int8")
-    missed = [t["scheme"] for t in p.get("tried", []) if not t.get("int8_ok")]
-    before = f"; {', '.join(missed)} int8 missed the bound" if missed and p.get("int8_ok") else ""
-    verdict = f"{scheme} shipped{before}" if p.get("int8_ok") else "int8 missed the bound, fp32 shipped"
+        return "fp32; int8 not checked (no held-back texts to compare on)"
+    tried = p.get("tried") or []
+    missed = "; ".join(
+        f"{SCHEMES.get(t.get('scheme'), t.get('scheme'))} missed the bound at {_pct(t.get('agreement'))} agreement"
+        for t in tried
+        if not t.get("ok")
+    )
+    missed = f" ({missed})" if missed else ""
+    if p.get("scheme") == "fp32" or not p.get("ok"):
+        return f"fp32, the reference; no smaller file kept its labels{missed}"
+    acc = f"; accuracy fp32 {_pct(p['fp32_accuracy'])}, this file {_pct(p['accuracy'])}" if "fp32_accuracy" in p else ""
     return (
-        f"{scheme} and fp32 agree on {_pct(p['agreement'])} of {p['n']} {p.get('on', '')} texts (never test){acc}"
-        f" ({verdict})"
+        f"{SCHEMES.get(p.get('scheme'), p.get('scheme'))}; agrees with fp32 on {_pct(p['agreement'])} of {p['n']}"
+        f" {p.get('on', '')} texts (never test){acc}{missed}"
     )
 
 

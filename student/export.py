@@ -3,22 +3,25 @@
 Layout inside the zip (one top folder ``<task>-student/``)::
 
     model/            HF folder: config (label map), fp16 safetensors, tokenizer.json
-    onnx/model.int8.onnx  the inference model: int8 (inputs input_ids, attention_mask; output
-                      logits) — dynamic quantization, else weight-only (:func:`quantize_onnx`) —
-                      or onnx/model.onnx (fp32) when neither passes parity
-    README.md         model card (kind, size, speed, int8 parity)
+    <one ONNX file>   the inference model (inputs input_ids, attention_mask; output logits):
+      onnx/model.int8.onnx  dynamic int8 (:func:`quantize_onnx`), or
+      model/model.onnx      fp32 compute on the fp16 weights of model/model.safetensors, read as
+                            ONNX external data (:mod:`student.onnx_share`; under 1 MB itself), or
+      onnx/model.onnx       the plain fp32 file, when neither passes parity
+    README.md         model card (kind, size, speed, parity)
     metrics.json      evaluation metrics, with "parity"
     student.json      label ids, parameters, training history, config, "onnx" (the file shipped)
     MANIFEST.json     sha256 and size of every file
 
-One inference format ships: int8 is compared with fp32 on held-back texts
-(the task's dev set topped up with pool texts to ``PARITY_TEXTS``, never
-test) and ships only when the two agree on at least ``PARITY_MIN_AGREEMENT``
-of them and int8 loses at most ``PARITY_MAX_ACCURACY_DROP`` accuracy on dev
-(checked when dev has ``PARITY_MIN_DEV`` texts or more); dynamic int8 is
-tried first, weight-only int8 next, and otherwise the fp32 model ships. The
-HF weights are stored in fp16 (the config keeps float32, so ``transformers``
-loads them as fp32).
+One inference file ships. Each candidate of ``SHIP_ORDER`` is compared with
+the fp32 file on held-back texts (the task's dev set topped up with pool
+texts to ``PARITY_TEXTS``, never test) and ships when the two agree on at
+least ``PARITY_MIN_AGREEMENT`` of them and it loses at most
+``PARITY_MAX_ACCURACY_DROP`` accuracy on dev (checked when dev has
+``PARITY_MIN_DEV`` texts or more); dynamic int8 is tried first, the shared
+fp32 file next (the same weights, so it agrees on all texts), and otherwise
+the plain fp32 file ships. The HF weights are stored in fp16 (the config
+keeps float32, so ``transformers`` loads them as fp32).
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ from factory.errors import TaskError
 from factory.spec import TaskSpec
 from student.artifact import StudentArtifact
 from student.card import model_card
-from student.runtime import ONNX_FP32, ONNX_INT8
+from student.onnx_share import share_weights
+from student.runtime import ONNX_FP32, ONNX_FILES, ONNX_INT8, ONNX_SHARED
 
 PREDICTIONS = "predictions.jsonl"  # beside the zip (and in the version), not inside the artifact
 
@@ -107,6 +111,11 @@ def export_onnx(model_dir: str | Path, path: str | Path, opset: int = 17) -> Pat
 
 
 INT8_SCHEMES = ("dynamic", "weights")
+# What export_artifact tries, smallest zip first; the plain fp32 file ships when none passes parity. Weight-only
+# int8 is left out: on the bench students the shared file was as fast and bit-identical to fp32, and it adds no
+# weights to the zip where weight-only int8 adds a third of the fp32 file.
+SHIP_ORDER = ("dynamic", "shared")
+SHIP_FILES = {"dynamic": ONNX_INT8, "weights": ONNX_INT8, "shared": ONNX_SHARED, "fp32": ONNX_FP32}
 
 
 def quantize_onnx(src: str | Path, dst: str | Path, scheme: str = "dynamic") -> Path:
@@ -117,7 +126,8 @@ def quantize_onnx(src: str | Path, dst: str | Path, scheme: str = "dynamic") -> 
     labels of a Gemma-derived student flip (its activations have outliers).
     ``weights``: MatMul weights only, in blocks of 32 (``MatMulNBits``, 8 bits,
     int8 compute per block); embeddings stay fp32. About a third of the fp32
-    file at fp32's speed, and its labels track fp32 where ``dynamic``'s do not.
+    file at or below fp32's speed, and its labels track fp32 where ``dynamic``'s
+    do not (no longer in ``SHIP_ORDER``: the shared fp32 file does better).
     """
     if scheme == "dynamic":
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -165,11 +175,13 @@ def onnx_logits(path: Path, tokenizer_json: Path, pad_id: int, texts: list[str],
 
 
 def measure_parity(
-    fp32: Path, int8: Path, model_dir: Path, spec: TaskSpec, max_length: int, _fp32_labels: dict | None = None
+    fp32: Path, other: Path, model_dir: Path, spec: TaskSpec, max_length: int, _fp32_labels: dict | None = None
 ) -> dict:
-    """int8 against fp32 on held-back texts: agreement and accuracy of each (dev labels), and whether int8 passes.
+    """``other`` (an int8 or shared file) against fp32 on held-back texts, and whether it passes (``ok``).
 
-    ``_fp32_labels``: a dict this call fills with (and later calls reuse) fp32's labels, for several int8 files.
+    Agreement on the labels, and each file's accuracy on the dev labels (``fp32_accuracy``, ``accuracy``).
+
+    ``_fp32_labels``: a dict this call fills with (and later calls reuse) fp32's labels, for several files.
     """
     from factory.sampling import stratified_indices
 
@@ -180,7 +192,7 @@ def measure_parity(
     texts = [e.text for e in held] + [e.text for e in spec.unlabeled[: max(PARITY_TEXTS - len(held), 0)]]
     texts = texts or [e.text for e in spec.gold[:PARITY_TEXTS]]
     if not texts:
-        return {"n": 0, "int8_ok": False, "reason": "no held-back texts to compare on"}
+        return {"n": 0, "ok": False, "reason": "no held-back texts to compare on"}
     cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     pad = cfg.get("pad_token_id")
     pad = 0 if pad is None else pad
@@ -188,18 +200,18 @@ def measure_parity(
     if "labels" not in cache:
         cache["labels"] = onnx_logits(fp32, model_dir / "tokenizer.json", pad, texts, max_length).argmax(1)
     a = cache["labels"]
-    b = onnx_logits(int8, model_dir / "tokenizer.json", pad, texts, max_length).argmax(1)
+    b = onnx_logits(other, model_dir / "tokenizer.json", pad, texts, max_length).argmax(1)
     on = "dev + pool" if held and len(texts) > len(held) else ("dev" if held else "pool")
     out = {"n": len(texts), "on": on, "agreement": float((a == b).mean())}
     drop = 0.0
     if held:
         y = [spec.label_index(e.label) for e in held]
         out["fp32_accuracy"] = float((a[: len(held)] == y).mean())
-        out["int8_accuracy"] = float((b[: len(held)] == y).mean())
+        out["accuracy"] = float((b[: len(held)] == y).mean())
         out["dev_n"] = len(held)
         # On fewer than PARITY_MIN_DEV labeled texts one flip exceeds the bound: agreement alone decides there.
-        drop = out["fp32_accuracy"] - out["int8_accuracy"] if len(held) >= PARITY_MIN_DEV else 0.0
-    out["int8_ok"] = bool(out["agreement"] >= PARITY_MIN_AGREEMENT and drop <= PARITY_MAX_ACCURACY_DROP)
+        drop = out["fp32_accuracy"] - out["accuracy"] if len(held) >= PARITY_MIN_DEV else 0.0
+    out["ok"] = bool(out["agreement"] >= PARITY_MIN_AGREEMENT and drop <= PARITY_MAX_ACCURACY_DROP)
     out["bounds"] = {"min_agreement": PARITY_MIN_AGREEMENT, "max_accuracy_drop": PARITY_MAX_ACCURACY_DROP}
     return out
 
@@ -282,20 +294,7 @@ def _build_folder(art: StudentArtifact, spec: TaskSpec, folder: Path, metrics: d
         # fp16 first, and the ONNX model traced from those weights: transformers and onnxruntime then run one model.
         halve_weights(tmp / "model")
         export_onnx(tmp / "model", tmp / ONNX_FP32)
-        # The smallest int8 file that keeps fp32's labels ships; fp32 when none does.
-        tried, fp32_labels = [], {}
-        for scheme in INT8_SCHEMES:
-            quantize_onnx(tmp / ONNX_FP32, tmp / ONNX_INT8, scheme)
-            parity = measure_parity(tmp / ONNX_FP32, tmp / ONNX_INT8, tmp / "model", spec, max_length, fp32_labels)
-            parity["scheme"] = scheme
-            tried.append({k: parity.get(k) for k in ("scheme", "agreement", "int8_accuracy", "int8_ok")})
-            if parity["int8_ok"] or not parity.get("n"):
-                break
-        parity["tried"] = tried
-        shipped = ONNX_INT8 if parity["int8_ok"] else ONNX_FP32
-        (tmp / (ONNX_FP32 if shipped == ONNX_INT8 else ONNX_INT8)).unlink()
-        parity["shipped"] = shipped
-        metrics["parity"] = parity
+        metrics["parity"] = _pick_onnx(tmp, spec, max_length)
         # Before the manifest: the evaluation's plots are listed and checked like every other file of the artifact.
         for key in ("confusion_matrix_png", "learning_curve_png"):
             if metrics.get(key) and Path(metrics[key]).is_file():
@@ -314,7 +313,7 @@ def _build_folder(art: StudentArtifact, spec: TaskSpec, folder: Path, metrics: d
             "base": art.base,
             "student_info": art.student_info,
             "max_length": max_length,
-            "onnx": shipped,
+            "onnx": metrics["parity"]["shipped"],
             "weights_dtype": "float16",
             "config": art.config,
             "history": art.history,
@@ -326,6 +325,36 @@ def _build_folder(art: StudentArtifact, spec: TaskSpec, folder: Path, metrics: d
         atomic_write_json(tmp / "student.json", meta)
         atomic_write_text(tmp / "README.md", model_card(spec, art, metrics, teacher_info or {}))
         write_manifest(tmp, extra={"task": spec.name, "format": "model-factory-student/1"})
+
+
+def _pick_onnx(tmp: Path, spec: TaskSpec, max_length: int) -> dict:
+    """Keep the first file of ``SHIP_ORDER`` that keeps fp32's labels (else the fp32 file), remove the others.
+
+    Returns the parity record of the last file measured, with ``scheme`` (what shipped: a ``SHIP_ORDER``
+    entry or ``fp32``), ``tried`` (each candidate's agreement, dev accuracy and verdict) and ``shipped``.
+    """
+    tried, fp32_labels, parity, scheme = [], {}, {}, "fp32"
+    for candidate in SHIP_ORDER:
+        path = tmp / SHIP_FILES[candidate]
+        if candidate == "shared":
+            share_weights(tmp / ONNX_FP32, tmp / "model" / "model.safetensors", path)
+        else:
+            quantize_onnx(tmp / ONNX_FP32, path, candidate)
+        parity = measure_parity(tmp / ONNX_FP32, path, tmp / "model", spec, max_length, fp32_labels)
+        tried.append({"scheme": candidate, **{k: parity.get(k) for k in ("agreement", "accuracy", "ok")}})
+        if parity["ok"]:
+            scheme = candidate
+            break
+        path.unlink()
+        if not parity.get("n"):
+            break  # nothing to compare on: no candidate can be checked, the fp32 file ships
+    shipped = SHIP_FILES[scheme]
+    for f in ONNX_FILES:
+        if f != shipped:
+            (tmp / f).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        (tmp / ONNX_FP32).parent.rmdir()  # onnx/, empty unless an onnx/ file shipped
+    return {**parity, "scheme": scheme, "tried": tried, "shipped": shipped}
 
 
 def _zip_folder(folder: Path, zip_path: Path, name: str) -> Path:

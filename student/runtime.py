@@ -10,10 +10,14 @@ from typing import Sequence
 import numpy as np
 
 from factory.errors import TaskError
+from student.onnx_share import check_weights
 from student.unpack import MANIFEST, discard, unpack, verify_folder
 
 ONNX_FP32 = "onnx/model.onnx"
 ONNX_INT8 = "onnx/model.int8.onnx"
+# fp32 compute on the fp16 weights of model.safetensors (student.onnx_share): beside them, as ONNX requires.
+ONNX_SHARED = "model/model.onnx"
+ONNX_FILES = (ONNX_INT8, ONNX_SHARED, ONNX_FP32)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -72,8 +76,8 @@ class StudentClassifier:
             from tokenizers import Tokenizer
 
             # An export ships one ONNX file (int8 where it passed parity): take the one asked for when present.
-            want, other = (ONNX_INT8, ONNX_FP32) if quantized else (ONNX_FP32, ONNX_INT8)
-            onnx = root / want if (root / want).is_file() else root / other
+            order = ONNX_FILES if quantized else ONNX_FILES[::-1]
+            onnx = next((root / f for f in order if (root / f).is_file()), root / order[0])
             opts = ort.SessionOptions()
             if threads:
                 opts.intra_op_num_threads = threads
@@ -83,6 +87,8 @@ class StudentClassifier:
                 self.session = ort.InferenceSession(str(onnx), opts, providers=["CPUExecutionProvider"])
             except Exception as e:
                 raise TaskError("an ONNX model onnxruntime can load", _short(e), REEXPORT, where=str(onnx)) from None
+            # A shared file reads model.safetensors at recorded offsets: one re-saved since would load as garbage.
+            check_weights(onnx, self.session.get_modelmeta().custom_metadata_map)
             self.onnx_path = onnx
             try:
                 self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -164,7 +170,7 @@ def load_student(
 ) -> StudentClassifier:
     """Load a student from an exported zip, an unpacked export, a distill run folder or an HF model folder.
 
-    ``backend``: ``"onnx"`` (onnxruntime; int8 model unless ``quantized=False``),
+    ``backend``: ``"onnx"`` (onnxruntime: the artifact's ONNX file, int8 first unless ``quantized=False``),
     ``"torch"``, or ``"auto"`` (onnx when the artifact has ONNX files). Every problem with the
     artifact is a :class:`TaskError`; a zip whose files fail to load leaves nothing in the unpack cache.
     """
@@ -205,12 +211,12 @@ def load_student(
 
 
 def _has_onnx(p: Path) -> bool:
-    return (p / ONNX_FP32).is_file() or (p / ONNX_INT8).is_file()
+    return any((p / f).is_file() for f in ONNX_FILES)
 
 
 def _no_onnx() -> TaskError:
     return TaskError(
-        f"{ONNX_INT8} or {ONNX_FP32} in the artifact",
+        f"{', '.join(ONNX_FILES[:-1])} or {ONNX_FILES[-1]} in the artifact",
         "no ONNX files",
         "use backend='torch' or re-export",
         where="load_student",

@@ -198,12 +198,13 @@ def _drop_id2label(root: Path) -> None:
 
 
 def _garbage_onnx(root: Path) -> None:
-    for f in (root / "onnx").glob("*.onnx"):
+    for f in [*(root / "onnx").glob("*.onnx"), *(root / "model").glob("*.onnx")]:
         f.write_bytes(b"this is not an ONNX model")
 
 
 def _weights_as_bin(root: Path) -> None:
-    shutil.rmtree(root / "onnx")
+    shutil.rmtree(root / "onnx", ignore_errors=True)
+    (root / "model" / "model.onnx").unlink(missing_ok=True)  # the shared fp32 file, when that one shipped
     (root / "model" / "model.safetensors").rename(root / "model" / "pytorch_model.bin")
 
 
