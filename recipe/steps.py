@@ -208,7 +208,7 @@ def decide_synthesis(spec_path: str, kept_path: str, embeddings: str | None, out
 
     The embedding member's head (:func:`teacher.embedding.samples_help`) is fitted on the gold alone and
     on gold + the samples (each with the label it was written for), using the vectors the labeling step
-    saved; the samples are used when that head scores better on dev. Without dev, samples or vectors the
+    saved; the samples are used when that head gets clearly more dev texts right (``samples_help``'s margin). Without dev, samples or vectors the
     samples are used as before and the reason says why; ``rule="always"`` uses them without the test. Writes ``synthesis.json``; returns
     ``{"use", "path", "kept", "reason", ...}`` where ``path`` is the samples file or None.
     """
@@ -255,7 +255,7 @@ def decide_synthesis(spec_path: str, kept_path: str, embeddings: str | None, out
                 reason=(
                     f"{verdict}: on {test['dev_n']} dev texts the embedding head scored {100 * b['accuracy']:.1f} % "
                     f"(NLL {b['nll']:.3f}) with the {len(rows)} samples, {100 * a['accuracy']:.1f} % "
-                    f"(NLL {a['nll']:.3f}) without"
+                    f"(NLL {a['nll']:.3f}) without; {test['gained']:+d} dev texts, {test['needed']} needed"
                 ),
             )
         out["path"] = kept_path if out["use"] else None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -35,7 +36,12 @@ from teacher.calibration import Calibration, expected_calibration_error, fit_cal
 META = "embedding-teacher.json"
 BODY = "body"
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
-NLL_MARGIN = 0.01  # nats a text: how much lower the dev NLL must be for samples to help at equal accuracy
+NLL_MARGIN = 0.01  # nats a text: how much lower the dev NLL must be for a tuned body to win at equal accuracy
+# Synthetic samples must get this share of dev (and at least SAMPLES_MIN_TEXTS texts) more right. A one-text or
+# NLL-only win is noise for the student: in the EPRSTMT and BANKING77 benchmark runs such wins sent samples to
+# students that then scored lower (EPRSTMT) or the same (BANKING77) on dev than the students without them.
+SAMPLES_MIN_GAIN = 0.01
+SAMPLES_MIN_TEXTS = 2
 
 
 class EmbeddingTeacherConfig(StageConfig):
@@ -330,20 +336,21 @@ def samples_help(
     """Does adding labeled samples to the gold make the embedding head better on dev?
 
     Each argument is ``(vectors (n, D), label indices (n,))``. The head is chosen and calibrated on dev
-    twice, on the gold alone and on gold + samples; the samples help when one more dev text or more is
-    right, or as many and the calibrated dev NLL falls by at least ``NLL_MARGIN``. Returns both sides'
-    ``accuracy``/``nll`` and ``helps``.
+    twice, on the gold alone and on gold + samples; the samples help when the head with them gets more
+    dev texts right by at least :data:`SAMPLES_MIN_GAIN` of dev and :data:`SAMPLES_MIN_TEXTS` texts.
+    Returns both sides' ``accuracy``/``nll``, ``gained`` (dev texts), ``needed`` and ``helps``.
     """
     (x, y), (xs, ys), (xd, yd) = gold, samples, dev
     without = choose_head(x, y, xd, yd, n_labels)
     with_ = choose_head(np.concatenate([x, xs]), np.concatenate([y, ys]), xd, yd, n_labels)
-    # A margin, as both heads are tuned and scored on the same dev: at least one more text right, or as many
-    # right and a clearly lower NLL; a tie at noise level keeps the gold alone.
+    # A margin, as both heads are tuned and scored on the same dev: a gain at noise level keeps the gold alone.
     gained = round((with_["accuracy"] - without["accuracy"]) * len(yd))
-    helps = gained >= 1 or (gained == 0 and without["nll"] - with_["nll"] >= NLL_MARGIN)
+    needed = max(SAMPLES_MIN_TEXTS, math.ceil(SAMPLES_MIN_GAIN * len(yd)))
     keys = ("accuracy", "nll", "C")
     return {
-        "helps": bool(helps),
+        "helps": bool(gained >= needed),
+        "gained": int(gained),
+        "needed": int(needed),
         "dev_n": int(len(yd)),
         "gold_only": {k: without[k] for k in keys},
         "with_samples": {k: with_[k] for k in keys},

@@ -56,7 +56,18 @@ def test_samples_help_when_they_are_labeled_like_the_data_and_not_when_swapped()
     bad = samples_help(gold, (xs, np.array([1] * 30 + [0] * 30)), dev, 2)
     assert good["helps"] and not bad["helps"]
     assert bad["with_samples"]["accuracy"] < 0.5 < bad["gold_only"]["accuracy"]
-    assert good["dev_n"] == 120
+    assert good["dev_n"] == 120 and good["needed"] == 2 and good["gained"] >= 2
+
+
+def test_a_gain_of_one_dev_text_or_of_nll_alone_is_noise_and_keeps_the_gold_alone():
+    from teacher.embedding import SAMPLES_MIN_TEXTS
+
+    rng = np.random.default_rng(3)
+    gold = (np.concatenate([_draw(rng, 0, 8), _draw(rng, 1, 8)]), np.array([0] * 8 + [1] * 8))
+    dev = (np.concatenate([_draw(rng, 0, 60), _draw(rng, 1, 60)]), np.array([0] * 60 + [1] * 60))
+    # Samples that repeat what the gold already says: the head barely moves, whatever the NLL does.
+    same = samples_help(gold, gold, dev, 2)
+    assert same["gained"] < SAMPLES_MIN_TEXTS and not same["helps"]
 
 
 def test_decide_synthesis_leaves_out_samples_that_hurt_on_dev_and_says_why(tmp_path):
