@@ -117,8 +117,10 @@ def _kind_row(
         latency_ms_per_text=m.get("latency_ms_per_text"),
         throughput_ratio_vs_teacher=round(tps / teacher_tps, 1) if tps and teacher_tps else None,
         zip_bytes=zip_path.stat().st_size,
-        onnx=shipped.onnx_path.name,
-        int8_agreement=parity.get("agreement"),
+        # dynamic (int8), shared (fp32 graph on the fp16 safetensors) or fp32: both fp32 files are named model.onnx
+        onnx=parity.get("shipped") or shipped.onnx_path.name,
+        onnx_scheme=parity.get("scheme"),
+        parity_agreement=parity.get("agreement"),
         dev_accuracy=kind.get("dev_accuracy"),
         student=art.kind,
         base=art.base,
