@@ -128,7 +128,7 @@ def test_tuned_body_needs_one_more_dev_text_or_a_clearly_lower_nll():
 
 
 def test_embedding_body_choice_is_validated():
-    assert EmbeddingTeacherConfig().body == "dev"
+    assert EmbeddingTeacherConfig().body == "auto"  # "dev" on a GPU, "frozen" on a CPU
     with pytest.raises(TaskError) as e:
         EmbeddingTeacherConfig(body="warm")
     assert e.value.where == "EmbeddingTeacherConfig.body"

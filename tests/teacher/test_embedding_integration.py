@@ -82,7 +82,7 @@ def test_body_choice_on_dev_keeps_the_frozen_body_unless_the_tuned_one_wins(eprs
     from dataclasses import replace
 
     spec = replace(eprstmt_small, gold=eprstmt_small.gold[:4] + eprstmt_small.gold[-4:], dev=eprstmt_small.dev[:8])
-    cfg = EmbeddingTeacherConfig(setfit_iterations=1, setfit_max_steps=2, batch_size=8, progress=False)
+    cfg = EmbeddingTeacherConfig(body="dev", setfit_iterations=1, setfit_max_steps=2, batch_size=8, progress=False)
     t = adapt_embedding(spec, cfg, out_dir=tmp_path / "dev")
     body = t.metrics["body"]
     assert body["rule"] == "dev" and {body["frozen_dev"]["n"], body["tuned_dev"]["n"]} == {8}
