@@ -154,6 +154,11 @@ class Shots:
         import numpy as np
         from PIL import Image
 
+        # Streamlit draws a page in pieces: under load the buttons can come seconds after the question text.
+        try:
+            self.browser.wait_text(*needles, timeout=60)
+        except TimeoutError:
+            pass  # the assertion below names what is missing
         text = self.browser.text()
         missing = [n for n in needles if n not in text]
         assert not missing, f"{name}: {missing} not on the page\n--- page text ---\n{text[:3000]}"
