@@ -26,6 +26,10 @@ from recipe import steps
 from recipe.config import check_stages
 
 CACHED = dict(cache_policy=INPUTS + TASK_SOURCE, persist_result=True, result_serializer="json")
+# Tasks that read or record workspace state for the flow: never cached, and tagged so the Runs page can leave
+# them out of the stages a person waits on.
+BOOKKEEPING_TAG = "bookkeeping"
+BOOKKEEPING = dict(cache_policy=NO_CACHE, tags=[BOOKKEEPING_TAG])
 IO_RETRIES = dict(retries=8, retry_delay_seconds=[2, 4, 8, 15, 30, 30, 30, 30], retry_jitter_factor=0.2)
 
 
@@ -77,7 +81,7 @@ def fill_buffer(task_name: str, generator_config: dict, teacher_dir: str | None,
     )
 
 
-@task(name="buffer-chunks", cache_policy=NO_CACHE)
+@task(name="buffer-chunks", **BOOKKEEPING)
 def buffer_chunks(task_name: str) -> list[str]:
     """``generator.buffer.chunk_paths``: the complete sample chunks in the task's buffer, in write order."""
     from generator.buffer import chunk_paths
@@ -103,7 +107,7 @@ def decide_synthesis(spec_path: str, kept_path: str, embeddings: str | None, out
     return steps.decide_synthesis(spec_path, kept_path, embeddings, out_dir, rule)
 
 
-@task(name="asked-questions", cache_policy=NO_CACHE)
+@task(name="asked-questions", **BOOKKEEPING)
 def asked_texts(task_name: str) -> list[str]:
     """``queue.asked_texts``: texts already pushed or answered, which the question picker leaves out."""
     return queue.asked_texts(Workspace(), task_name)
@@ -128,19 +132,19 @@ def pull_answers(task_name: str) -> list[dict]:
     return queue.read_answers(Workspace(), task_name)
 
 
-@task(name="frozen-answers", cache_policy=NO_CACHE)
+@task(name="frozen-answers", **BOOKKEEPING)
 def frozen_answers(run_dir: str) -> list[dict] | None:
     """``runs.frozen_answers``: the answers a resumed iteration froze at its start, ``None`` in a new run."""
     return runs.frozen_answers(run_dir)
 
 
-@task(name="freeze-answers", cache_policy=NO_CACHE)
+@task(name="freeze-answers", **BOOKKEEPING)
 def freeze_answers(run_dir: str, answers: list[dict]) -> list[dict]:
     """``runs.freeze_answers``: the answers this iteration trains on, however often it is resumed."""
     return runs.freeze_answers(run_dir, answers)
 
 
-@task(name="mark-consumed", cache_policy=NO_CACHE)
+@task(name="mark-consumed", **BOOKKEEPING)
 def mark_consumed(task_name: str, answers: list[dict]) -> dict:
     """``queue.mark_consumed``: the iteration trained on ``answers``; only later ones raise the water level."""
     return queue.mark_consumed(Workspace(), task_name, answers)
@@ -204,7 +208,7 @@ def publish(task_name: str, export_dir: str, extra: dict) -> str:
     return str(Workspace().publish_model(task_name, Path(export_dir), extra=extra))
 
 
-@task(name="published-version", cache_policy=NO_CACHE)
+@task(name="published-version", **BOOKKEEPING)
 def published_version(version_dir: str) -> dict:
     """``runs.published_version``: the version's name, folder and zip for the flow's result."""
     return runs.published_version(version_dir)
@@ -228,13 +232,13 @@ def open_run(task_name: str, kind: str, config: dict, resume: bool = True) -> st
     return str(runs.open_named_run(Workspace(), task_name, kind, config, resume, flow_run.get_id()))
 
 
-@task(name="last-finished-run", cache_policy=NO_CACHE)
+@task(name="last-finished-run", **BOOKKEEPING)
 def last_finished_run(task_name: str, kind: str) -> str | None:
     """``runs.last_finished``: the newest finished run of ``kind`` (its samples and teacher), or ``None``."""
     return runs.last_finished(Workspace(), task_name, kind)
 
 
-@task(name="finish-run", cache_policy=NO_CACHE)
+@task(name="finish-run", **BOOKKEEPING)
 def finish_run(run_dir: str, info: dict) -> dict:
     """``runs.finish_run``: the run is done with ``info``, so the next start of its kind opens a new run."""
     return runs.finish_run(run_dir, **info)

@@ -24,19 +24,6 @@ from factory.workspace import Workspace
 from ui.services import prefect_api_url
 
 # The production flow's stages in the order they finish (task names in pipelines/tasks.py).
-# Tasks that read or record workspace state for the flow (pipelines.tasks): not stages a person waits on.
-BOOKKEEPING = frozenset(
-    {
-        "asked-questions",
-        "frozen-answers",
-        "freeze-answers",
-        "mark-consumed",
-        "buffer-chunks",
-        "published-version",
-        "last-finished-run",
-        "finish-run",
-    }
-)
 STAGES = (
     "open-run",
     "intake",
@@ -250,6 +237,8 @@ def run_details(ws: Workspace, flow_run_id: str) -> dict:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
 
+    from pipelines.tasks import BOOKKEEPING_TAG
+
     with prefect(ws), get_client(sync_client=True) as client:
         fr = client.read_flow_run(UUID(flow_run_id))
         # limit and sort are passed explicitly: the sync client sends nulls for them otherwise (HTTP 422).
@@ -260,7 +249,7 @@ def run_details(ws: Workspace, flow_run_id: str) -> dict:
         )
     stages: dict[str, dict] = {}
     for tr in sorted(trs, key=lambda r: r.expected_start_time or r.created):
-        if _stage(tr.name) in BOOKKEEPING:
+        if BOOKKEEPING_TAG in (tr.tags or ()):  # queue, ledger and buffer reads: not stages a person waits on
             continue
         st = tr.state
         stages[_stage(tr.name)] = {
